@@ -1,0 +1,6 @@
+# Sourced by the scripts: headless rendering and loopback-only DDS.
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
+export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
+export PATH="$PWD/.venv/bin:$PATH"

@@ -1,0 +1,1 @@
+"""twist_deploy."""
