@@ -1,4 +1,4 @@
-# Training image: CUDA PyTorch + the three workspace packages, for the `paper` preset on a GPU.
+# Training image: CUDA PyTorch (PyPI's Linux torch wheel is the CUDA build) + the three workspace packages, for the `paper` preset on a GPU.
 #   docker build -f docker/training.Dockerfile -t twist-train .
 #   docker run --gpus all -v $PWD/runs:/ws/runs twist-train \
 #       twist-train-teacher --task block_push --preset paper --out runs/teacher_push
@@ -12,7 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /ws
 COPY requirements.txt /ws/requirements.txt
 RUN python3 -m venv /ws/.venv \
-    && /ws/.venv/bin/pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128 \
+    && /ws/.venv/bin/pip install --no-cache-dir torch==2.13.0 \
     && grep -v '^torch==' requirements.txt | grep -vE '^(ros-kilted|colcon|mcap|franky|pyrealsense2)' > /tmp/req.txt \
     && /ws/.venv/bin/pip install --no-cache-dir -r /tmp/req.txt
 COPY src /ws/src
