@@ -1,0 +1,90 @@
+"""Workspace invariants: layering, pins, and the README's two commands."""
+
+from __future__ import annotations
+
+import ast
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("twist_sim", "twist_models", "twist_deploy")
+ROS_MODULES = (
+    "rclpy",
+    "sensor_msgs",
+    "geometry_msgs",
+    "std_msgs",
+    "std_srvs",
+    "visualization_msgs",
+    "diagnostic_msgs",
+    "builtin_interfaces",
+    "rosbag2_py",
+    "launch",
+    "launch_ros",
+)
+# The one-way dependency order of DESIGN.md: a package may import only those before it.
+ORDER = {name: i for i, name in enumerate(PACKAGES)}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted((ROOT / "src" / package / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_only_nodes_import_ros(package: str) -> None:
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {sorted(_imports(p) & set(ROS_MODULES))}"
+        for p in _sources(package)
+        if "nodes" not in p.relative_to(ROOT / "src" / package / package).parts[:-1]
+        and _imports(p) & set(ROS_MODULES)
+    ]
+    assert not offenders, "ROS imports outside nodes/:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_dependencies_point_one_way(package: str) -> None:
+    later = {p for p in PACKAGES if ORDER[p] > ORDER[package]}
+    offenders = [
+        f"{p.relative_to(ROOT)} imports {sorted(_imports(p) & later)}"
+        for p in _sources(package)
+        if _imports(p) & later
+    ]
+    assert not offenders, "imports against twist_sim <- twist_models <- twist_deploy:\n" + "\n".join(
+        offenders
+    )
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_manifest_is_ament_python(package: str) -> None:
+    root = ET.parse(ROOT / "src" / package / "package.xml").getroot()
+    assert root.findtext("name") == package
+    assert root.find("export/build_type").text == "ament_python"
+    assert (ROOT / "src" / package / "resource" / package).exists()
+
+
+def test_torch_pinned_to_cpu_build() -> None:
+    reqs = (ROOT / "requirements.txt").read_text().splitlines()
+    torch = [r for r in reqs if re.match(r"^torch\b", r)]
+    assert torch == ["torch==2.13.0"], "a bare torch requirement pulls the CUDA build"
+    unpinned = [r for r in reqs if r and not r.startswith("#") and "==" not in r]
+    assert not unpinned, f"unpinned requirements: {unpinned}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "bash scripts/demo.sh" in readme and "bash scripts/test.sh" in readme
+    ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert ci[-1] == "exec bash scripts/test.sh"
