@@ -1,0 +1,175 @@
+"""The policy node's control loop without ROS: gating, stale-input hold, error latch, counters.
+
+The node feeds it images, poses and clock ticks; each tick returns at most one `SafeCommand`.
+Commands flow only in the RUNNING state, which only an operator start enters. Holds:
+
+- no fresh image (or pose) for longer than the timeout: no command, reported, resumes by itself;
+- non-finite model output: ERROR, latched until the operator resets;
+- trial complete (episode_steps commands) or operator hold: HOLDING until the next start.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+from twist_deploy.safety import Hold, SafeCommand, SafetyConfig, safe_command
+
+
+class Policy(Protocol):
+    def reset(self) -> None: ...
+    def step(self, image: np.ndarray) -> np.ndarray: ...
+
+
+class Mode(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    HOLDING = "holding"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """episode_steps: commands per trial (the task's 150). stale_timeout_s: image/pose age that
+    triggers a hold. safety: the invariants' limits."""
+
+    episode_steps: int = 150
+    stale_timeout_s: float = 0.5
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+
+    def __post_init__(self) -> None:
+        if self.episode_steps <= 0:
+            raise ValueError(f"ControlConfig.episode_steps must be positive, got {self.episode_steps}")
+        if not self.stale_timeout_s > 0:
+            raise ValueError(f"ControlConfig.stale_timeout_s must be positive, got {self.stale_timeout_s}")
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    received: float  # seconds, node clock
+    stamp: float  # seconds, header stamp (acquisition time)
+
+
+@dataclass
+class Counters:
+    images: int = 0
+    dropped: int = 0  # frames overwritten by a newer one before any tick used them
+    malformed: int = 0
+    malformed_reasons: collections.Counter = field(default_factory=collections.Counter)
+    last_malformed: str = ""
+    stale_ticks: int = 0
+    commands: int = 0
+    latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+
+
+class PolicyController:
+    def __init__(self, policy: Policy, cfg: ControlConfig):
+        self.policy = policy
+        self.cfg = cfg
+        self.mode = Mode.IDLE
+        self.reason = "waiting for operator"
+        self.steps = 0
+        self.stale = False
+        self.counters = Counters()
+        self.frame: Frame | None = None
+        self._frame_used = True
+        self.position: np.ndarray | None = None
+        self.orientation: np.ndarray | None = None  # xyzw of the measured pose
+        self.pose_received = -np.inf
+        self.hold_orientation: np.ndarray | None = None
+
+    def on_image(self, rgb: np.ndarray, received: float, stamp: float) -> None:
+        self.counters.images += 1
+        if not self._frame_used:
+            self.counters.dropped += 1
+        self.frame, self._frame_used = Frame(rgb, received, stamp), False
+
+    def on_malformed(self, reason: str, detail: str) -> None:
+        self.counters.malformed += 1
+        self.counters.malformed_reasons[reason] += 1
+        self.counters.last_malformed = detail
+
+    def on_pose(self, position: np.ndarray, orientation_xyzw: np.ndarray, received: float) -> None:
+        self.position = np.asarray(position, dtype=np.float64)
+        self.orientation = np.asarray(orientation_xyzw, dtype=np.float64)
+        self.pose_received = received
+
+    def start(self) -> tuple[bool, str]:
+        if self.mode is Mode.ERROR:
+            return False, f"policy in error state ({self.reason}); reset first"
+        if self.mode is Mode.RUNNING:
+            return False, "a trial is already running"
+        if self.position is None:
+            return False, "no end-effector pose received yet"
+        self.policy.reset()
+        # Orientation is held at its value when the trial starts, so it cannot drift with noise.
+        self.hold_orientation = self.orientation.copy()
+        self.steps, self.stale = 0, False
+        self.mode, self.reason = Mode.RUNNING, "trial running"
+        return True, "trial started"
+
+    def hold(self, reason: str) -> None:
+        if self.mode is Mode.RUNNING:
+            self.mode, self.reason = Mode.HOLDING, reason
+
+    def reset(self) -> None:
+        self.policy.reset()
+        self.mode, self.reason, self.steps, self.stale = Mode.IDLE, "waiting for operator", 0, False
+
+    def tick(self, now: float) -> SafeCommand | None:
+        """One control tick at time `now` (node clock, seconds). Returns the command to send."""
+        if self.mode is not Mode.RUNNING:
+            return None
+        timeout = self.cfg.stale_timeout_s
+        if self.frame is None or now - self.frame.received > timeout or now - self.pose_received > timeout:
+            self.stale = True
+            self.counters.stale_ticks += 1
+            return None
+        self.stale = False
+        if self._frame_used:
+            return None  # no new frame since the last command: never step the model twice on one frame
+        self._frame_used = True
+        action = np.asarray(self.policy.step(self.frame.rgb))
+        result = safe_command(self.position, action, self.cfg.safety)
+        if isinstance(result, Hold):
+            if result.nonfinite_action:
+                self.mode, self.reason = Mode.ERROR, result.reason
+            else:
+                self.hold(result.reason)
+            return None
+        self.steps += 1
+        self.counters.commands += 1
+        self.counters.latencies_ms.append(1e3 * (now - self.frame.stamp))
+        if self.steps >= self.cfg.episode_steps:
+            self.hold("trial complete")
+        return result
+
+    def diagnostics(self) -> tuple[int, str, dict[str, str]]:
+        """(level 0 ok / 1 warn / 2 error, message, key-values) for diagnostic_msgs."""
+        c = self.counters
+        lat = np.asarray(c.latencies_ms, dtype=np.float64)
+        values = {
+            "state": self.mode.value,
+            "reason": self.reason,
+            "steps": str(self.steps),
+            "stale": str(self.stale),
+            "images": str(c.images),
+            "dropped_frames": str(c.dropped),
+            "malformed_frames": str(c.malformed),
+            "malformed_reasons": ",".join(f"{k}={v}" for k, v in sorted(c.malformed_reasons.items())),
+            "last_malformed": c.last_malformed,
+            "stale_ticks": str(c.stale_ticks),
+            "commands": str(c.commands),
+            "latency_ms_p50": f"{np.percentile(lat, 50):.2f}" if lat.size else "",
+            "latency_ms_max": f"{lat.max():.2f}" if lat.size else "",
+        }
+        if self.mode is Mode.ERROR:
+            return 2, self.reason, values
+        if self.stale:
+            return 1, "stale camera image or pose: holding", values
+        return 0, self.reason, values
