@@ -1,0 +1,82 @@
+"""Run directories: atomic writes, run metadata, and loading a trained teacher or student.
+
+A teacher run RUN holds run.yaml (task facts + resolved preset), checkpoint.pt (training
+state), dataset/ (the matching dataset D), tb/ (TensorBoard) and eval.jsonl. A distillation
+run DIST holds run.yaml, checkpoint.pt and tb/.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+from .config import Preset
+from .dreamer import Dreamer
+from .student import Student
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False).encode())
+
+
+def read_run(run_dir: Path) -> dict:
+    path = Path(run_dir) / "run.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no run.yaml)")
+    return yaml.safe_load(path.read_text())
+
+
+def load_teacher(run_dir: Path, device: torch.device | str = "cpu") -> tuple[Dreamer, dict, Preset]:
+    """The teacher Dreamer of a run, with its latest checkpoint; (agent, run.yaml, preset)."""
+    meta = read_run(run_dir)
+    preset = Preset.from_dict(meta["preset"])
+    agent = Dreamer("state", "state", meta["state_dim"], meta["action_dim"], preset.model, preset.teacher,
+                    seed=preset.seed, device=device)  # fmt: skip
+    ckpt = Path(run_dir) / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt yet")
+    agent.load_training_state(torch.load(ckpt, map_location=device, weights_only=True)["agent"])
+    return agent, meta, preset
+
+
+def load_student(dist_dir: Path, device: torch.device | str = "cpu") -> tuple[Student, dict]:
+    meta = read_run(dist_dir)
+    preset = Preset.from_dict(meta["preset"])
+    student = Student(meta["action_dim"], preset.model).to(device)
+    state = torch.load(Path(dist_dir) / "checkpoint.pt", map_location=device, weights_only=True)
+    student.load_state_dict(state["distiller"]["student"])
+    return student, meta

@@ -1,0 +1,230 @@
+"""Typed configuration for the world models, the teacher's training loop and distillation.
+
+A preset (config/presets/<name>.yaml) fills a `Preset`: `model` (network sizes shared by
+teacher and student), `teacher` (online Dreamer), `distill` (TWIST student). Every field is
+documented once, here; validation raises ValueError naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+PRESET_DIR = Path(__file__).resolve().parents[3] / "config" / "presets"
+
+
+def _positive(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{type(obj).__name__}.{name} must be > 0, got {value!r}")
+
+
+def _non_negative(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{type(obj).__name__}.{name} must be >= 0, got {value!r}")
+
+
+def _unit(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{type(obj).__name__}.{name} must be in [0, 1], got {value!r}")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the RSSM and its encoders, decoders and heads (teacher and student share h, z).
+
+    deter: size of the GRU deterministic state h.
+    stoch: number of categorical variables in the stochastic state z.
+    classes: classes per categorical variable.
+    hidden: units of every MLP hidden layer (state encoder/decoder, heads, actor, critic, RSSM).
+    layers: hidden layers of the state encoder/decoder and of the actor/critic MLPs.
+    cnn_depth: channels of the first DreamerV2 conv layer (then x2, x4, x8).
+    unimix: mixture weight of the uniform distribution in every categorical (DreamerV3: 1%).
+    image_size: side of the square image input (the DreamerV2 conv stack needs 64).
+    """
+
+    deter: int = 512
+    stoch: int = 32
+    classes: int = 32
+    hidden: int = 512
+    layers: int = 3
+    cnn_depth: int = 48
+    unimix: float = 0.01
+    image_size: int = 64
+
+    def __post_init__(self) -> None:
+        _positive(self, "deter", "stoch", "classes", "hidden", "layers", "cnn_depth")
+        _unit(self, "unimix")
+        if self.image_size != 64:
+            raise ValueError(
+                f"ModelConfig.image_size must be 64 (DreamerV2 conv stack), got {self.image_size!r}"
+            )
+
+
+@dataclass
+class TeacherConfig:
+    """Online Dreamer on privileged state (the teacher), and its actor-critic.
+
+    env_steps: total environment steps to collect.
+    prefill: env steps of uniform random actions before the first update.
+    train_every: env steps per gradient update (the train ratio is batch*seq_len/train_every).
+    batch_size, seq_len: replay sequences per update and their length.
+    horizon: imagination horizon H of the actor-critic.
+    model_lr, actor_lr, critic_lr: Adam learning rates; grad_clip: global norm clip.
+    kl_free: free bits (nats) of the KL terms; kl_dyn, kl_rep: KL balancing weights.
+    gamma, lam: discount and lambda of the lambda-returns.
+    entropy: weight of the actor's entropy regulariser.
+    return_decay: EMA decay of the 5th/95th return percentiles used to normalise returns.
+    slow_critic_every, slow_critic_mix: slow-critic update period and mixing fraction.
+    eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
+    checkpoint_every: env steps between checkpoints (rounded up to an episode end).
+    action_repeat: env steps per policy decision.
+    """
+
+    env_steps: int = 500_000
+    prefill: int = 5_000
+    train_every: int = 5
+    batch_size: int = 16
+    seq_len: int = 50
+    horizon: int = 15
+    model_lr: float = 1e-4
+    actor_lr: float = 3e-5
+    critic_lr: float = 3e-5
+    grad_clip: float = 100.0
+    kl_free: float = 1.0
+    kl_dyn: float = 0.5
+    kl_rep: float = 0.1
+    gamma: float = 0.99
+    lam: float = 0.95
+    entropy: float = 3e-4
+    return_decay: float = 0.99
+    slow_critic_every: int = 1
+    slow_critic_mix: float = 0.02
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 5_000
+    action_repeat: int = 1
+
+    def __post_init__(self) -> None:
+        _positive(self, "env_steps", "train_every", "batch_size", "seq_len", "horizon", "model_lr")
+        _positive(self, "actor_lr", "critic_lr", "grad_clip", "eval_every", "eval_episodes")
+        _positive(self, "checkpoint_every", "slow_critic_every", "action_repeat", "return_decay")
+        _non_negative(self, "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
+        _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
+
+
+@dataclass
+class DistillConfig:
+    """TWIST student distillation (Eq. 3 and Eq. 4).
+
+    steps: gradient updates of the student.
+    batch_size, seq_len: sequences of D per update and their length L (paper: 50).
+    horizon: imagination horizon H of Eq. 4 (paper: 15).
+    imagine: use imagined distillation (Eq. 4); False is the paper's Fig. 6 ablation.
+    action_noise: std of the Gaussian noise added to the teacher actor's actions in Eq. 4
+        (0 switches it off).
+    w_h, w_prior, w_post: weights of ||h_T - h_S||^2 and the prior and posterior KL of Eq. 3.
+    w_imag_h, w_imag_prior: weights of the h and prior terms of Eq. 4.
+    lr, grad_clip: Adam learning rate and global norm clip of the student.
+    log_every, checkpoint_every: in updates.
+    """
+
+    steps: int = 100_000
+    batch_size: int = 16
+    seq_len: int = 50
+    horizon: int = 15
+    imagine: bool = True
+    action_noise: float = 0.3
+    w_h: float = 1.0
+    w_prior: float = 1.0
+    w_post: float = 1.0
+    w_imag_h: float = 1.0
+    w_imag_prior: float = 1.0
+    lr: float = 3e-4
+    grad_clip: float = 100.0
+    log_every: int = 100
+    checkpoint_every: int = 1_000
+
+    def __post_init__(self) -> None:
+        _positive(self, "steps", "batch_size", "seq_len", "horizon", "lr", "grad_clip")
+        _positive(self, "log_every", "checkpoint_every")
+        _non_negative(self, "action_noise", "w_h", "w_prior", "w_post", "w_imag_h", "w_imag_prior")
+        if not isinstance(self.imagine, bool):
+            raise ValueError(f"DistillConfig.imagine must be a bool, got {self.imagine!r}")
+
+
+@dataclass
+class Preset:
+    """A named run configuration: seed, device ("auto" = CUDA if present) and the three parts."""
+
+    name: str = "custom"
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    model: ModelConfig = field(default_factory=ModelConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+    def __post_init__(self) -> None:
+        if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ValueError(f"Preset.device must be 'auto', 'cpu', 'cuda[:i]' or 'mps', got {self.device!r}")
+        _non_negative(self, "seed")
+        _positive(self, "threads")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preset:
+        d = dict(d)
+        parts = {"model": ModelConfig, "teacher": TeacherConfig, "distill": DistillConfig}
+        kwargs = {}
+        for key, value in d.items():
+            if key in parts:
+                kwargs[key] = _build(parts[key], value or {})
+            elif key in {f.name for f in dataclasses.fields(cls)}:
+                kwargs[key] = value
+            else:
+                raise ValueError(f"unknown preset field {key!r}")
+        return cls(**kwargs)
+
+
+def _build(kind: type, values: dict):
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} field(s) {sorted(unknown)}")
+    return kind(**values)
+
+
+def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> Preset:
+    """Read a preset by name (config/presets/<name>.yaml) or by path; apply nested overrides."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(f"preset {name_or_path!r} not found (looked for {path})")
+    data = yaml.safe_load(path.read_text()) or {}
+    data.setdefault("name", path.stem)
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return Preset.from_dict(data)
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

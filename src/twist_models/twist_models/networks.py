@@ -1,0 +1,171 @@
+"""Building blocks: LayerNorm-ELU MLPs, the DreamerV2 conv encoder/decoder, symlog, the actor.
+
+Every hidden layer is Linear (no bias) -> LayerNorm -> ELU, as DreamerV3 normalises and the
+TWIST paper's teacher uses ELU. Images enter as uint8 (..., 64, 64, 3) straight from
+twist_sim.preprocess.preprocess_image; the float conversion happens here, once.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def symlog(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+def symexp(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.expm1(x.abs())
+
+
+def dense(in_dim: int, out_dim: int) -> nn.Sequential:
+    """One normalised hidden layer: Linear -> LayerNorm -> ELU."""
+    return nn.Sequential(nn.Linear(in_dim, out_dim, bias=False), nn.LayerNorm(out_dim), nn.ELU())
+
+
+class MLP(nn.Module):
+    """`layers` hidden layers of `hidden` units, then a linear output (if out_dim is given).
+
+    (..., in_dim) -> (..., out_dim or hidden)
+    """
+
+    def __init__(self, in_dim: int, out_dim: int | None, hidden: int, layers: int):
+        super().__init__()
+        blocks = [dense(in_dim if i == 0 else hidden, hidden) for i in range(layers)]
+        if out_dim is not None:
+            blocks.append(nn.Linear(hidden, out_dim))
+        self.net = nn.Sequential(*blocks)
+        self.out_dim = out_dim if out_dim is not None else hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of a (N, C, H, W) feature map (DreamerV3's conv norm)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class StateEncoder(nn.Module):
+    """Privileged state -> embedding. (..., state_dim) float32 -> (..., hidden).
+
+    The input is symlog-squashed so position and distance features of different scales
+    train without hand-made normalisation.
+    """
+
+    def __init__(self, state_dim: int, hidden: int, layers: int):
+        super().__init__()
+        self.mlp = MLP(state_dim, None, hidden, layers)
+        self.out_dim = hidden
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.mlp(symlog(state))
+
+
+class StateDecoder(nn.Module):
+    """Latent feature -> predicted state. (..., feat) -> (..., state_dim), trained in symlog space."""
+
+    def __init__(self, feat_dim: int, state_dim: int, hidden: int, layers: int):
+        super().__init__()
+        self.mlp = MLP(feat_dim, state_dim, hidden, layers)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        """Returns the prediction in symlog space; `symexp` gives the state."""
+        return self.mlp(feat)
+
+    def loss(self, feat: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """(B, T, feat), (B, T, state_dim) -> (B, T) squared error."""
+        return (self(feat) - symlog(state)).pow(2).sum(-1)
+
+
+class ConvEncoder(nn.Module):
+    """DreamerV2 image encoder: 4 convs, kernel 4, stride 2, depth d, 2d, 4d, 8d.
+
+    uint8 (..., 64, 64, 3) -> (..., 8d * 2 * 2)
+    """
+
+    def __init__(self, depth: int, image_size: int = 64):
+        super().__init__()
+        chans = [3, depth, 2 * depth, 4 * depth, 8 * depth]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.Conv2d(cin, cout, 4, 2, bias=False), ChannelNorm(cout), nn.ELU()]
+        self.net = nn.Sequential(*layers)
+        side = image_size
+        for _ in range(4):
+            side = (side - 4) // 2 + 1
+        self.out_dim = 8 * depth * side * side
+        self.image_size = image_size
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        lead = image.shape[:-3]
+        x = image.reshape(-1, *image.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5
+        return self.net(x).reshape(*lead, self.out_dim)
+
+
+class ConvDecoder(nn.Module):
+    """DreamerV2 image decoder: Linear to 32d, then transposed convs 5, 5, 6, 6 with stride 2.
+
+    (..., feat) -> (..., 64, 64, 3) image in [-0.5, 0.5] (the encoder's input scale).
+    """
+
+    def __init__(self, feat_dim: int, depth: int):
+        super().__init__()
+        self.depth = depth
+        self.fc = nn.Linear(feat_dim, 32 * depth)
+        chans = [32 * depth, 4 * depth, 2 * depth, depth]
+        layers: list[nn.Module] = []
+        for cin, cout, k in zip(chans[:-1], chans[1:], (5, 5, 6), strict=True):
+            layers += [nn.ConvTranspose2d(cin, cout, k, 2, bias=False), ChannelNorm(cout), nn.ELU()]
+        layers.append(nn.ConvTranspose2d(depth, 3, 6, 2))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        lead = feat.shape[:-1]
+        x = self.fc(feat.reshape(-1, feat.shape[-1])).reshape(-1, 32 * self.depth, 1, 1)
+        return self.net(x).permute(0, 2, 3, 1).reshape(*lead, 64, 64, 3)
+
+    def loss(self, feat: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """(B, T, feat), uint8 (B, T, 64, 64, 3) -> (B, T) squared error."""
+        target = image.float() / 255.0 - 0.5
+        return (self(feat) - target).pow(2).sum((-3, -2, -1))
+
+
+class Actor(nn.Module):
+    """Continuous policy pi(a | feat): Normal with tanh mean and std in [min_std, 1].
+
+    (..., feat) -> mean, std each (..., action_dim). Samples are clipped to [-1, 1].
+    """
+
+    def __init__(self, feat_dim: int, action_dim: int, hidden: int, layers: int, min_std: float = 0.1):
+        super().__init__()
+        self.mlp = MLP(feat_dim, 2 * action_dim, hidden, layers)
+        self.action_dim = action_dim
+        self.min_std = min_std
+
+    def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = self.mlp(feat).chunk(2, -1)
+        return torch.tanh(mean), (1.0 - self.min_std) * torch.sigmoid(std + 2.0) + self.min_std
+
+    def mode(self, feat: torch.Tensor) -> torch.Tensor:
+        return self(feat)[0]
+
+    def sample(self, feat: torch.Tensor, generator: torch.Generator | None = None):
+        """Reparameterised sample, clipped to [-1, 1]; returns (action, entropy (...,))."""
+        mean, std = self(feat)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        action = (mean + std * noise).clamp(-1.0, 1.0)
+        entropy = (0.5 + 0.5 * torch.log(2 * torch.pi * std.pow(2))).sum(-1)
+        return action, entropy
+
+
+def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
