@@ -1,0 +1,52 @@
+"""Small rclpy helpers shared by the deploy nodes."""
+
+from __future__ import annotations
+
+import threading
+
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_srvs.srv import Trigger
+
+# Camera frames: best effort, keep only the newest. A late frame is worthless to the controller,
+# so nothing is queued (rclpy's qos_profile_sensor_data keeps 5).
+SENSOR_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.BEST_EFFORT,
+    durability=DurabilityPolicy.VOLATILE,
+)
+# Trial state: late joiners (RViz, recorders) get the current state at once.
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+
+def declare(node: Node, defaults: dict) -> dict:
+    """Declare every parameter with its default and return the values in effect."""
+    return {name: node.declare_parameter(name, value).value for name, value in defaults.items()}
+
+
+def stamp_to_sec(stamp) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def call_trigger(client, timeout_s: float = 5.0) -> tuple[bool, str]:
+    """Call a std_srvs/Trigger service and wait for the answer.
+
+    Safe inside another callback when the caller's node uses a reentrant callback group and a
+    multi-threaded executor: the response is handled on another executor thread.
+    """
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        return False, f"service {client.srv_name} not available"
+    done = threading.Event()
+    future = client.call_async(Trigger.Request())
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout_s):
+        future.cancel()
+        return False, f"service {client.srv_name} did not answer within {timeout_s} s"
+    result = future.result()
+    return result.success, result.message

@@ -1,0 +1,139 @@
+"""The deploy node graph (sim twin + policy node + trial manager) in one process, on real DDS.
+
+What launch/TASK.launch.py starts with use_sim:=true, built from the same parameter files, plus
+an operator client that calls the trial services the way an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from tqdm import tqdm
+from twist_sim.nodes.sim_twin import SimTwin
+
+from twist_deploy.nodes.common import LATCHED_QOS, call_trigger
+from twist_deploy.nodes.policy_node import PolicyNode
+from twist_deploy.nodes.trial_manager import TrialManager
+from twist_deploy.params import config_dir, load_params
+
+
+class Graph:
+    def __init__(
+        self,
+        task: str,
+        bundle: Path,
+        domain_id: int,
+        session_dir: Path,
+        interface: str = "pose",
+        overrides: dict[str, dict] | None = None,
+    ):
+        """overrides: extra parameters per node name (twist_sim, twist_policy, twist_trials)."""
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        files = [config_dir() / "deploy.yaml", config_dir() / "deploy_sim.yaml"]
+        common = {"command_interface": interface}
+        extra = {
+            "twist_sim": {"task": task, **common},
+            "twist_policy": {"task": task, "bundle": str(bundle), **common},
+            "twist_trials": {"session_dir": str(session_dir), **common},
+        }
+        for name, values in (overrides or {}).items():
+            extra[name].update(values)
+
+        def params(name: str) -> list[Parameter]:
+            return [Parameter(k, value=v) for k, v in {**load_params(files, name), **extra[name]}.items()]
+
+        self.nodes = []
+        try:
+            self.sim = self._add(SimTwin(context=self.context, parameter_overrides=params("twist_sim")))
+            self.policy = self._add(
+                PolicyNode(context=self.context, parameter_overrides=params("twist_policy"))
+            )
+            self.trials = self._add(
+                TrialManager(context=self.context, parameter_overrides=params("twist_trials"))
+            )
+        except Exception:
+            self.shutdown()
+            raise
+        self.operator = self._add(rclpy.create_node("twist_operator", context=self.context))
+        self._clients = {
+            n: self.operator.create_client(Trigger, f"/twist_trials/{n}")
+            for n in ("start", "abort", "reset", "mark_success", "mark_failure")
+        }
+        self._state: dict = {}
+        self._state_cond = threading.Condition()
+        self.operator.create_subscription(String, "/twist_trials/state", self._on_state, LATCHED_QOS)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        for node in self.nodes:
+            self.executor.add_node(node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def _add(self, node):
+        self.nodes.append(node)
+        return node
+
+    def _on_state(self, msg: String) -> None:
+        with self._state_cond:
+            self._state = json.loads(msg.data)
+            self._state_cond.notify_all()
+
+    def state(self) -> dict:
+        with self._state_cond:
+            return dict(self._state)
+
+    def call(self, service: str) -> tuple[bool, str]:
+        return call_trigger(self._clients[service])
+
+    def wait_for(self, predicate, timeout_s: float) -> dict:
+        """Block until predicate(state) holds; TimeoutError with the last state otherwise."""
+        deadline = time.monotonic() + timeout_s
+        with self._state_cond:
+            while not (self._state and predicate(self._state)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"trial state did not arrive in {timeout_s} s; last: {self._state}")
+                self._state_cond.wait(left)
+            return dict(self._state)
+
+    def start_trial(self, timeout_s: float = 20.0) -> str:
+        """Start a trial, retrying while the policy still waits for its first pose and image."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ok, msg = self.call("start")
+            if ok or time.monotonic() > deadline:
+                if not ok:
+                    raise RuntimeError(f"trial did not start: {msg}")
+                return msg
+            time.sleep(0.2)
+
+    def run_trials(self, n: int) -> None:
+        steps = self.trials.machine.episode_steps
+        for i in tqdm(range(n), desc="trials", unit="trial"):
+            self.start_trial()
+            timeout = 3.0 * steps / self.policy.hz + 10.0
+            state = self.wait_for(
+                lambda s, i=i: s["trial"] == len(self.trials.machine.trials) and s["state"] != "running",
+                timeout,
+            )
+            if state["outcome"] is None:
+                raise RuntimeError(f"trial {state['trial']} ended without an outcome: {state}")
+            self.call("reset")
+
+    def shutdown(self) -> None:
+        if hasattr(self, "executor"):
+            self.executor.shutdown(timeout_sec=2.0)
+        for node in reversed(self.nodes):
+            if isinstance(node, TrialManager):
+                node.close_bag()
+            node.destroy_node()
+        rclpy.try_shutdown(context=self.context)

@@ -1,0 +1,154 @@
+"""Sim twin: the MuJoCo task behind the real robot's topics, so the deploy stack runs unchanged.
+
+Publishes what a Franka + RealSense setup publishes (colour image and camera_info on the RealSense
+driver's topic names, the measured end-effector pose), executes commands through the same adapters
+as the robot controllers, steps at the control rate, and reports success from privileged state.
+Every received command is kept in `received` (time, measured position, target) for verification.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PointStamped, PoseStamped
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Bool, Float64
+from std_srvs.srv import Trigger
+
+from twist_sim import make_env
+from twist_sim.nodes import adapters
+from twist_sim.tasks import ACTION_SCALE_M
+
+DEFAULTS = {
+    "task": "block_push",
+    "seed": 0,
+    "split": "heldout",  # held-out appearance, as in the paper's evaluation
+    "dr_mode": "off",  # "eval": DR sampled once per episode from the split
+    "image_size": 64,
+    "control_hz": 0.0,  # 0: the task's control rate
+    "command_interface": "pose",
+    "command_topic": "/target_pose",
+    "gripper_topic": "/twist/gripper",
+    "image_topic": "/camera/camera/color/image_raw",
+    "camera_info_topic": "/camera/camera/color/camera_info",
+    "pose_topic": "/current_pose",
+    "base_frame": "base",
+    "camera_frame": "camera_color_optical_frame",
+    "camera_fovy_deg": 45.0,
+}
+# Hand pointing down: 180 degrees about x (x, y, z, w).
+DOWN_XYZW = (1.0, 0.0, 0.0, 0.0)
+
+
+class SimTwin(Node):
+    def __init__(self, **node_kwargs):
+        super().__init__("twist_sim", **node_kwargs)
+        p = self.p = {n: self.declare_parameter(n, v).value for n, v in DEFAULTS.items()}
+        self.interface = adapters.check_interface(p["command_interface"])
+        self.env = make_env(
+            p["task"], split=p["split"], dr_mode=p["dr_mode"], image_size=p["image_size"], render_image=True
+        )
+        self.task = self.env.unwrapped.task
+        self.hz = p["control_hz"] or self.task.control_hz
+        self.lock = threading.Lock()
+        self.seed = int(p["seed"])
+        self.target: np.ndarray | None = None
+        self.gripper = -1.0
+        self.received: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.steps = 0
+        self.image_pub = self.create_publisher(Image, p["image_topic"], qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, p["camera_info_topic"], qos_profile_sensor_data)
+        self.pose_pub = self.create_publisher(PoseStamped, p["pose_topic"], qos_profile_sensor_data)
+        self.success_pub = self.create_publisher(Bool, "~/success", 10)
+        self.create_subscription(
+            adapters.MESSAGE_TYPES[self.interface], p["command_topic"], self.on_command, 10
+        )
+        self.create_subscription(
+            Float64, p["gripper_topic"], lambda m: setattr(self, "gripper", float(m.data)), 10
+        )
+        self.create_subscription(PointStamped, "/clicked_point", self.on_goal, 10)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+        self.reset_env()
+        self.create_timer(1.0 / self.hz, self.step)
+
+    def reset_env(self) -> None:
+        with self.lock:
+            self.obs, self.info = self.env.reset(seed=self.seed)
+            self.seed += 1
+            self.target, self.steps = None, 0
+        self.publish()
+
+    def on_reset(self, _, response):
+        self.reset_env()
+        response.success, response.message = True, f"episode reset with seed {self.seed - 1}"
+        return response
+
+    def on_command(self, msg) -> None:
+        with self.lock:
+            ee = self.env.unwrapped.ee_position()
+            try:
+                target = adapters.decode(self.interface, msg, ee, self.hz)
+            except ValueError as exc:
+                self.get_logger().warn(f"ignored malformed command: {exc}")
+                return
+            self.received.append((self.get_clock().now().nanoseconds * 1e-9, ee.copy(), target))
+            self.target = target
+
+    def on_goal(self, msg: PointStamped) -> None:
+        with self.lock:
+            self.env.unwrapped.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z]))
+
+    def step(self) -> None:
+        with self.lock:
+            ee = self.env.unwrapped.ee_position()
+            # A new target is executed once; without one the arm holds, as an impedance controller does.
+            delta = np.zeros(3) if self.target is None else (self.target - ee) / ACTION_SCALE_M
+            self.target = None
+            action = np.concatenate([delta, [self.gripper]])[: self.task.action_dim].astype(np.float32)
+            self.obs, _, _, _, self.info = self.env.step(np.clip(action, -1.0, 1.0))
+            self.steps += 1
+        self.publish()
+
+    def publish(self) -> None:
+        stamp = self.get_clock().now().to_msg()
+        image = np.ascontiguousarray(self.obs["image"])
+        h, w = image.shape[:2]
+        msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=3 * w)
+        msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame"]
+        msg.data = image.tobytes()
+        self.image_pub.publish(msg)
+        self.info_pub.publish(self.camera_info(stamp, h, w))
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, self.p["base_frame"]
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
+            float(v) for v in self.env.unwrapped.ee_position()
+        )
+        o = pose.pose.orientation
+        o.x, o.y, o.z, o.w = DOWN_XYZW
+        self.pose_pub.publish(pose)
+        self.success_pub.publish(Bool(data=bool(self.info.get("success", False))))
+
+    def camera_info(self, stamp, h: int, w: int) -> CameraInfo:
+        f = 0.5 * h / np.tan(np.deg2rad(self.p["camera_fovy_deg"]) / 2)
+        info = CameraInfo(height=h, width=w, distortion_model="plumb_bob", d=[0.0] * 5)
+        info.header.stamp, info.header.frame_id = stamp, self.p["camera_frame"]
+        info.k = [f, 0.0, w / 2, 0.0, f, h / 2, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [f, 0.0, w / 2, 0.0, 0.0, f, h / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = SimTwin()
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
