@@ -20,8 +20,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
-from visualization_msgs.msg import Marker
 from twist_sim.nodes import adapters
+from visualization_msgs.msg import Marker
 
 from twist_deploy.bag import BagWriter
 from twist_deploy.nodes import markers
