@@ -79,6 +79,8 @@ class TeacherConfig:
     train_every: env steps per gradient update (the train ratio is batch*seq_len/train_every).
     batch_size, seq_len: replay sequences per update and their length.
     horizon: imagination horizon H of the actor-critic.
+    imag_starts: posterior states imagination starts from, drawn at random from the batch's
+        batch_size * seq_len (0 = all of them, as DreamerV3; fewer makes updates cheaper).
     model_lr, actor_lr, critic_lr: Adam learning rates; grad_clip: global norm clip.
     kl_free: free bits (nats) of the KL terms; kl_dyn, kl_rep: KL balancing weights.
     gamma, lam: discount and lambda of the lambda-returns.
@@ -87,7 +89,6 @@ class TeacherConfig:
     slow_critic_every, slow_critic_mix: slow-critic update period and mixing fraction.
     eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
     checkpoint_every: env steps between checkpoints (rounded up to an episode end).
-    action_repeat: env steps per policy decision.
     """
 
     env_steps: int = 500_000
@@ -96,6 +97,7 @@ class TeacherConfig:
     batch_size: int = 16
     seq_len: int = 50
     horizon: int = 15
+    imag_starts: int = 0
     model_lr: float = 1e-4
     actor_lr: float = 3e-5
     critic_lr: float = 3e-5
@@ -112,13 +114,12 @@ class TeacherConfig:
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 5_000
-    action_repeat: int = 1
 
     def __post_init__(self) -> None:
         _positive(self, "env_steps", "train_every", "batch_size", "seq_len", "horizon", "model_lr")
         _positive(self, "actor_lr", "critic_lr", "grad_clip", "eval_every", "eval_episodes")
-        _positive(self, "checkpoint_every", "slow_critic_every", "action_repeat", "return_decay")
-        _non_negative(self, "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
+        _positive(self, "checkpoint_every", "slow_critic_every", "return_decay")
+        _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
 
 
@@ -129,6 +130,7 @@ class DistillConfig:
     steps: gradient updates of the student.
     batch_size, seq_len: sequences of D per update and their length L (paper: 50).
     horizon: imagination horizon H of Eq. 4 (paper: 15).
+    imag_starts: posterior states Eq. 4 starts from, drawn at random (0 = all batch * L).
     imagine: use imagined distillation (Eq. 4); False is the paper's Fig. 6 ablation.
     action_noise: std of the Gaussian noise added to the teacher actor's actions in Eq. 4
         (0 switches it off).
@@ -142,6 +144,7 @@ class DistillConfig:
     batch_size: int = 16
     seq_len: int = 50
     horizon: int = 15
+    imag_starts: int = 0
     imagine: bool = True
     action_noise: float = 0.3
     w_h: float = 1.0
@@ -157,7 +160,9 @@ class DistillConfig:
     def __post_init__(self) -> None:
         _positive(self, "steps", "batch_size", "seq_len", "horizon", "lr", "grad_clip")
         _positive(self, "log_every", "checkpoint_every")
-        _non_negative(self, "action_noise", "w_h", "w_prior", "w_post", "w_imag_h", "w_imag_prior")
+        _non_negative(
+            self, "imag_starts", "action_noise", "w_h", "w_prior", "w_post", "w_imag_h", "w_imag_prior"
+        )
         if not isinstance(self.imagine, bool):
             raise ValueError(f"DistillConfig.imagine must be a bool, got {self.imagine!r}")
 

@@ -34,7 +34,7 @@ from .networks import (
     symexp,
     symlog,
 )
-from .rssm import RSSM, State, kl_balance
+from .rssm import RSSM, State, kl_balance, select_starts
 
 KINDS = ("state", "image")
 
@@ -163,7 +163,7 @@ class Dreamer(nn.Module):
         wm_loss, post, metrics = self.wm.loss(batch, self.cfg, self.generator)
         _step(self.wm_opt, wm_loss, self.wm.parameters(), self.cfg.grad_clip)
 
-        start = {k: v.detach().flatten(0, 1) for k, v in post.items()}
+        start = select_starts({k: v.detach() for k, v in post.items()}, self.cfg.imag_starts, self.generator)
         actor_loss, critic_loss, ac_metrics = self.ac.loss(self.wm, start, self.cfg, self.generator)
         actor_params = list(self.ac.actor.parameters())
         # Gradients only for the actor: the world model is not updated by the actor loss.

@@ -143,6 +143,16 @@ class RSSM(nn.Module):
         return _stack(states, 0), torch.stack(actions, 0)
 
 
+def select_starts(states: State, count: int, generator: torch.Generator) -> State:
+    """Flatten (B, T, ...) states to (B * T, ...) and keep `count` of them at random (0 = all)."""
+    flat = {k: v.flatten(0, 1) for k, v in states.items()}
+    total = next(iter(flat.values())).shape[0]
+    if count <= 0 or count >= total:
+        return flat
+    index = torch.randperm(total, generator=generator, device=generator.device)[:count]
+    return {k: v[index] for k, v in flat.items()}
+
+
 def _stack(states: list[State], dim: int) -> State:
     return {k: torch.stack([s[k] for s in states], dim) for k in states[0]}
 

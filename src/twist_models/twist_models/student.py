@@ -20,7 +20,7 @@ from torch import nn
 from .config import DistillConfig, ModelConfig
 from .dreamer import Dreamer
 from .networks import ConvEncoder
-from .rssm import RSSM, State, categorical_kl
+from .rssm import RSSM, State, categorical_kl, select_starts
 
 
 class Student(nn.Module):
@@ -99,9 +99,15 @@ class Distiller:
         loss, metrics = distil_loss(t_post, t_prior, s_post, s_prior, self.cfg)
         extras: dict[str, torch.Tensor] = {}
         if self.cfg.imagine:
-            t_start = {k: v.flatten(0, 1) for k, v in t_post.items()}
-            s_start = {k: v.detach().flatten(0, 1) for k, v in s_post.items()}
-            im_noise = rssm_s.noise((self.cfg.horizon, b * t), self.device, self.generator)
+            # The same random starts for both: the teacher's and the student's state at (b, t).
+            state = self.generator.get_state()
+            t_start = select_starts(t_post, self.cfg.imag_starts, self.generator)
+            self.generator.set_state(state)
+            s_start = select_starts(
+                {k: v.detach() for k, v in s_post.items()}, self.cfg.imag_starts, self.generator
+            )
+            n = t_start["h"].shape[0]
+            im_noise = rssm_s.noise((self.cfg.horizon, n), self.device, self.generator)
             t_states, actions = teacher_imagine(self.teacher, t_start, self.cfg.horizon, self.cfg.action_noise,
                                                 im_noise, self.generator)  # fmt: skip
             s_states, s_actions = rssm_s.imagine(s_start, actions, self.cfg.horizon, noise=im_noise)

@@ -1,0 +1,111 @@
+"""Distil a TWIST student from a trained teacher run (Eq. 3 + Eq. 4 of the paper).
+
+    twist-distill --teacher RUN --preset cpu --out DIST [--no-imagine] [--no-action-noise]
+
+The student gets the teacher's model sizes (h and z must match for the teacher's actor to
+run on its latent); `--preset` supplies the distillation settings. It trains on the teacher
+run's dataset D (sequences of length L with state and DR image). Killing and rerunning the
+same command resumes from DIST/checkpoint.pt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from .checkpoint import atomic_torch_save, load_teacher, read_run, write_yaml
+from .config import Preset, load_preset, resolve_device
+from .dreamer import to_torch
+from .student import Distiller, Student
+
+BATCH_KEYS = ("state", "image", "action", "is_first")
+
+
+def distil(teacher_dir: Path, preset: Preset, out: Path, progress: bool = True) -> dict:
+    """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`."""
+    from twist_sim.dataset import EpisodeDataset, SequenceSampler
+
+    cfg = preset.distill
+    torch.set_num_threads(preset.threads)
+    device = resolve_device(preset.device)
+    teacher, meta, teacher_preset = load_teacher(teacher_dir, device)
+    student = Student(meta["action_dim"], teacher_preset.model)
+    distiller = Distiller(teacher, student, cfg, seed=preset.seed, device=device)
+    run_preset = Preset.from_dict({**preset.to_dict(), "model": teacher_preset.model.__dict__})
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = EpisodeDataset(Path(teacher_dir) / "dataset")
+    rng = np.random.default_rng([preset.seed, 2])
+    updates = 0
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.is_file():
+        if read_run(out)["teacher_run"] != str(Path(teacher_dir).resolve()):
+            raise ValueError(f"{out} distils another teacher; use a new --out")
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        distiller.load_training_state(ckpt["distiller"])
+        rng.bit_generator.state = ckpt["rng"]
+        updates = ckpt["updates"]
+    sampler = SequenceSampler(dataset, cfg.seq_len, cfg.batch_size, rng)
+    meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
+                "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
+                "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict()}  # fmt: skip
+    writer = SummaryWriter(str(out / "tb"))
+    bar = tqdm(total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True)
+    metrics: dict[str, float] = {}
+    while updates < cfg.steps:
+        batch = sampler.sample()
+        metrics = distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device))
+        updates += 1
+        bar.update(1)
+        if updates % cfg.log_every == 0 or updates == cfg.steps:
+            for k, v in metrics.items():
+                writer.add_scalar(k, v, updates)
+            bar.set_postfix(loss=round(metrics["distil/loss"], 3))
+        if updates % cfg.checkpoint_every == 0 or updates == cfg.steps:
+            state = {
+                "distiller": distiller.training_state(),
+                "rng": rng.bit_generator.state,
+                "updates": updates,
+            }
+            atomic_torch_save(state, ckpt_path)
+            write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "last_metrics": metrics})
+    bar.close()
+    writer.close()
+    return {"updates": updates, **metrics}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="TWIST: distil an image student from a state teacher.")
+    parser.add_argument("--teacher", required=True, type=Path, help="teacher run directory")
+    parser.add_argument("--preset", default="cpu", help="preset name (config/presets) or YAML path")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="student run directory (resumes if it exists)"
+    )
+    parser.add_argument("--steps", type=int, help="override distill.steps")
+    parser.add_argument("--no-imagine", action="store_true", help="switch off imagined distillation (Eq. 4)")
+    parser.add_argument(
+        "--no-action-noise", action="store_true", help="no Gaussian noise on imagined actions"
+    )
+    parser.add_argument("--seed", type=int, help="override the preset's seed")
+    args = parser.parse_args(argv)
+    distill: dict = {}
+    if args.steps is not None:
+        distill["steps"] = args.steps
+    if args.no_imagine:
+        distill["imagine"] = False
+    if args.no_action_noise:
+        distill["action_noise"] = 0.0
+    overrides: dict = {"distill": distill}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    preset = load_preset(args.preset, overrides)
+    print(json.dumps(distil(args.teacher, preset, args.out)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Evaluation: success rate and return of a policy bundle on images, or of a teacher on state.
+
+    twist-eval --bundle BUNDLE --split heldout --episodes N [--json OUT.json]   (TWIST student)
+    twist-eval --teacher RUN --split heldout --episodes N [--json OUT.json]    (Oracle, on state)
+
+Evaluation-mode DR (appearance and friction sampled once at episode start). Episode i is
+reset with seed `seed + i`, so every method meets the same episodes. Success is the task's
+criterion at the episode's last step, as the paper scores it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import atomic_write_bytes
+
+EVAL_SEED = 1_000_000
+
+
+def rollout(env, act: Callable[[dict], np.ndarray], reset: Callable[[], None], episodes: int,
+            seed: int = EVAL_SEED, progress: bool = False) -> dict:  # fmt: skip
+    """Run `episodes` episodes of a gymnasium env; `act(obs) -> action`, `reset()` per episode.
+
+    Returns {"success_rate", "mean_return", "returns": [..], "successes": [..]}.
+    """
+    returns, successes = [], []
+    for i in tqdm(range(episodes), desc="eval", disable=not progress, leave=False):
+        obs, info = env.reset(seed=seed + i)
+        reset()
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+        successes.append(bool(info["success"]))
+    return {"success_rate": float(np.mean(successes)), "mean_return": float(np.mean(returns)),
+            "returns": returns, "successes": successes}  # fmt: skip
+
+
+def evaluate_teacher(agent, task: str, episodes: int, split: str = "heldout", backend: str = "mujoco",
+                     seed: int = EVAL_SEED, progress: bool = False) -> dict:  # fmt: skip
+    """The teacher (Oracle) on privileged state, deterministic actions."""
+    from twist_sim import make_env
+
+    env = make_env(task, backend=backend, split=split, dr_mode="eval", render_image=False)
+    carry: list = [None]
+
+    def reset() -> None:
+        carry[0] = None
+
+    def act(obs: dict) -> np.ndarray:
+        state = torch.as_tensor(obs["state"], device=agent.device)[None]
+        action, carry[0] = agent.act(state, carry[0], explore=False)
+        return action[0].cpu().numpy()
+
+    try:
+        return rollout(env, act, reset, episodes, seed, progress)
+    finally:
+        env.close()
+
+
+def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend: str = "mujoco",
+                    seed: int = EVAL_SEED, device: str = "cpu", progress: bool = False) -> dict:  # fmt: skip
+    """A policy bundle (TWIST student + teacher actor) on evaluation-mode DR images."""
+    from twist_sim import make_env
+
+    from .policy import StudentPolicy
+
+    policy = StudentPolicy.load(bundle, device=device)
+    env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
+                   image_size=policy.spec.image_size, render_image=True)  # fmt: skip
+    try:
+        result = rollout(env, lambda obs: policy.step(obs["image"]), policy.reset, episodes, seed, progress)
+    finally:
+        env.close()
+    result["task"] = policy.spec.task
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Evaluate a TWIST policy bundle or a teacher run.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", type=Path, help="policy bundle directory (twist-export)")
+    source.add_argument("--teacher", type=Path, help="teacher run directory: evaluate the Oracle on state")
+    parser.add_argument("--split", default="heldout", choices=["train", "heldout"])
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--backend", default="mujoco")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help="episode i uses seed + i")
+    parser.add_argument("--json", type=Path, help="write the result here too")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.bundle is not None:
+        result = evaluate_bundle(
+            args.bundle, args.episodes, args.split, args.backend, args.seed, progress=True
+        )
+        result.update(method="twist", source=str(args.bundle))
+    else:
+        from .checkpoint import load_teacher
+
+        agent, meta, _ = load_teacher(args.teacher)
+        result = evaluate_teacher(
+            agent, meta["task"], args.episodes, args.split, args.backend, args.seed, True
+        )
+        result.update(method="oracle", task=meta["task"], source=str(args.teacher),
+                      teacher_env_steps=meta.get("env_steps"))  # fmt: skip
+    result.update(split=args.split, episodes=args.episodes, seed=args.seed)
+    text = json.dumps(result, indent=2)
+    if args.json is not None:
+        atomic_write_bytes(args.json, text.encode())
+    summary = {k: v for k, v in result.items() if k not in ("returns", "successes")}
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Train the TWIST teacher: online Dreamer on privileged state, writing the matching dataset D.
+
+    twist-train-teacher --task block_push --preset cpu --out runs/teacher
+
+Every env step is rendered with training-split DR, and each finished episode (state, image,
+action, reward, ...) is written atomically to RUN/dataset through twist_sim.dataset. D is also
+the replay: on start the state/action/reward part of every complete episode is loaded into
+memory (the teacher never needs the images). Killing the process loses at most the episode
+in progress; running the same command again resumes from RUN/checkpoint.pt with the same
+update counter, optimiser state and RNG states, and the env-step counter of the episodes in D.
+Checkpoints are written at episode ends only, so a run stopped at one (for example by
+--env-steps) and continued gives exactly the run that never stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+from twist_sim.preprocess import PreprocessSpec, preprocess_image
+
+from .checkpoint import atomic_torch_save, read_run, write_yaml
+from .config import Preset, load_preset, resolve_device
+from .dreamer import Dreamer, to_torch
+from .evaluate import evaluate_teacher
+
+REPLAY_KEYS = ("state", "action", "reward", "is_first", "is_terminal")
+
+
+class StateReplay:
+    """The non-image part of D's complete episodes, sampled as (batch, length, ...) sequences."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.episodes: list[dict[str, np.ndarray]] = []
+
+    def add(self, episode: dict[str, np.ndarray]) -> None:
+        self.episodes.append({k: np.asarray(episode[k]) for k in REPLAY_KEYS})
+
+    @property
+    def num_steps(self) -> int:
+        """Env steps in the replay (each episode holds T + 1 entries for T steps)."""
+        return sum(len(e["reward"]) - 1 for e in self.episodes)
+
+    def sample(self, batch: int, length: int) -> dict[str, np.ndarray]:
+        out = {k: [] for k in REPLAY_KEYS}
+        for _ in range(batch):
+            ep = self.episodes[int(self.rng.integers(len(self.episodes)))]
+            start = int(self.rng.integers(len(ep["reward"]) - length + 1))
+            for k in REPLAY_KEYS:
+                out[k].append(ep[k][start : start + length])
+        return {k: np.stack(v) for k, v in out.items()}
+
+
+def collect_episode(env, agent: Dreamer, seed: int, random: bool, rng: np.random.Generator, on_step,
+                    preprocess: PreprocessSpec) -> dict:  # fmt: skip
+    """One episode with training DR; `on_step()` runs after each env step (the train ratio).
+
+    Returns the episode in the dataset convention, length T + 1; images are stored as the
+    model sees them (twist_sim's preprocess_image with the run's spec).
+    """
+    obs, info = env.reset(seed=seed)
+    action_dim = env.action_space.shape[0]
+    ep = {
+        k: [] for k in ("state", "image", "action", "reward", "is_first", "is_last", "is_terminal", "success")
+    }
+
+    def record(obs, action, reward, first, last, success):
+        for key, value in (("state", obs["state"]), ("image", preprocess_image(obs["image"], preprocess)), ("action", action),
+                           ("reward", reward), ("is_first", first), ("is_last", last),
+                           ("is_terminal", False), ("success", success)):  # fmt: skip
+            ep[key].append(value)
+
+    record(obs, np.zeros(action_dim, np.float32), 0.0, True, False, bool(info.get("success", False)))
+    carry, done = None, False
+    while not done:
+        if random:
+            action = rng.uniform(-1, 1, action_dim).astype(np.float32)
+        else:
+            state = torch.as_tensor(obs["state"], device=agent.device)[None]
+            act, carry = agent.act(state, carry, explore=True)
+            action = act[0].cpu().numpy().astype(np.float32)
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        record(obs, action, float(reward), False, done, bool(info["success"]))
+        on_step()
+    dtypes = {"state": np.float32, "image": np.uint8, "action": np.float32, "reward": np.float32}
+    return {k: np.asarray(v, dtype=dtypes.get(k, bool)) for k, v in ep.items()}
+
+
+def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True) -> dict:
+    """Train (or resume) a teacher run in `out`. Returns the final counters."""
+    from twist_sim.dataset import EpisodeDataset, write_episode
+
+    from twist_sim import make_env
+
+    cfg = preset.teacher
+    torch.set_num_threads(preset.threads)
+    device = resolve_device(preset.device)
+    out.mkdir(parents=True, exist_ok=True)
+    env = make_env(task, backend=backend, split="train", dr_mode="train",
+                   image_size=preset.model.image_size, render_image=True)  # fmt: skip
+    spec = env.unwrapped.task
+    meta = {"task": task, "backend": backend, "state_dim": spec.state_dim, "action_dim": spec.action_dim,
+            "state_layout": {k: list(v) for k, v in spec.state_layout.items()}, "control_hz": spec.control_hz,
+            "action_scale_m": spec.action_scale_m, "preprocess": {"size": preset.model.image_size, "crop": None},
+            "preset": preset.to_dict()}  # fmt: skip
+    if (out / "run.yaml").is_file():
+        old = read_run(out)
+        if old["task"] != task or old["preset"]["model"] != meta["preset"]["model"]:
+            raise ValueError(f"{out} holds a run of another task or model size; use a new --out")
+    agent = Dreamer("state", "state", spec.state_dim, spec.action_dim, preset.model, cfg, preset.seed, device)
+    rng = np.random.default_rng(preset.seed)
+    replay = StateReplay(np.random.default_rng([preset.seed, 1]))
+    data_dir = out / "dataset"
+    if (data_dir / "manifest.json").is_file():
+        dataset = EpisodeDataset(data_dir)
+        for i in range(len(dataset)):
+            replay.add(dataset.episode(i))
+    updates, wall_offset = 0, 0.0
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        agent.load_training_state(ckpt["agent"])
+        rng.bit_generator.state = ckpt["rng"]
+        replay.rng.bit_generator.state = ckpt["replay_rng"]
+        updates, wall_offset = ckpt["updates"], ckpt["wall_s"]
+    env_steps = replay.num_steps
+    writer = SummaryWriter(str(out / "tb"))
+    bar = tqdm(total=cfg.env_steps, initial=min(env_steps, cfg.env_steps), desc="teacher env steps",
+               disable=not progress, dynamic_ncols=True)  # fmt: skip
+    counter = {"step": env_steps, "updates": updates}
+    start = time.monotonic()
+
+    def wall() -> float:
+        return wall_offset + time.monotonic() - start
+
+    def on_step() -> None:
+        counter["step"] += 1
+        bar.update(1)
+        if counter["step"] >= cfg.prefill and replay.episodes and counter["step"] % cfg.train_every == 0:
+            metrics = agent.update(to_torch(replay.sample(cfg.batch_size, cfg.seq_len), device))
+            counter["updates"] += 1
+            if counter["updates"] % 50 == 1:
+                for k, v in metrics.items():
+                    writer.add_scalar(k, v, counter["step"])
+
+    last_ckpt = env_steps
+    while counter["step"] < cfg.env_steps:
+        episode_index = len(replay.episodes)
+        random = counter["step"] < cfg.prefill
+        ep = collect_episode(
+            env,
+            agent,
+            preset.seed * 1_000_003 + episode_index,
+            random,
+            rng,
+            on_step,
+            PreprocessSpec(size=preset.model.image_size),
+        )
+        write_episode(data_dir, ep)
+        replay.add(ep)
+        writer.add_scalar("train/return", float(ep["reward"].sum()), counter["step"])
+        writer.add_scalar("train/success", float(ep["success"][-1]), counter["step"])
+        step = counter["step"]
+        if step // cfg.eval_every > (step - len(ep["reward"]) + 1) // cfg.eval_every or step >= cfg.env_steps:
+            result = evaluate_teacher(agent, task, cfg.eval_episodes, split="train", backend=backend)
+            writer.add_scalar("eval/success_rate", result["success_rate"], step)
+            writer.add_scalar("eval/return", result["mean_return"], step)
+            with open(out / "eval.jsonl", "a") as f:
+                f.write(json.dumps({"env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
+                                    "success_rate": result["success_rate"], "return": result["mean_return"]}) + "\n")  # fmt: skip
+            bar.set_postfix(success=result["success_rate"], ret=round(result["mean_return"], 1))
+        if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps:
+            state = {"agent": agent.training_state(), "rng": rng.bit_generator.state,
+                     "replay_rng": replay.rng.bit_generator.state, "updates": counter["updates"], "env_steps": step,
+                     "wall_s": wall()}  # fmt: skip
+            atomic_torch_save(state, ckpt_path)
+            write_yaml(
+                out / "run.yaml",
+                {**meta, "env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1)},
+            )
+            last_ckpt = step
+    bar.close()
+    writer.close()
+    env.close()
+    return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train the TWIST teacher (Dreamer on privileged state).")
+    parser.add_argument("--task", default="block_push", choices=["block_push", "block_lift"])
+    parser.add_argument("--preset", default="cpu", help="preset name (config/presets) or YAML path")
+    parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
+    parser.add_argument("--backend", default="mujoco")
+    parser.add_argument("--env-steps", type=int, help="override teacher.env_steps")
+    parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--device", help="override the preset's device")
+    args = parser.parse_args(argv)
+    overrides: dict = {}
+    if args.env_steps is not None:
+        overrides["teacher"] = {"env_steps": args.env_steps}
+    for key in ("seed", "device"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    preset = load_preset(args.preset, overrides)
+    print(json.dumps(train(args.task, preset, args.out, args.backend)))
+
+
+if __name__ == "__main__":
+    main()
