@@ -1,0 +1,294 @@
+"""Build the paper's tables and plots from stored results.
+
+    twist-report --results results/ [--out results/report]
+
+Reads what twist-eval-suite wrote (raw.csv, runs.json) and each run's own records
+(eval.jsonl or TensorBoard `eval/return`, run.yaml), never re-evaluating anything. Writes:
+
+- figures/intervals.png: Fig. 2 style interval estimates (IQM, median, mean of the
+  Oracle-normalised score with 95% stratified-bootstrap CIs, rliable's plot).
+- figures/per_task.png: Table I as bars (mean and std of the held-out return per task).
+- figures/curves_steps.png, figures/curves_wall.png: evaluation return during training
+  against env steps and against wall-clock, one panel per task, one line per run.
+- report.md and a self-contained report.html (figures embedded) with Table I, the success
+  rates with Wilson intervals, the normalised aggregates and the compute each run used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from .checkpoint import atomic_write_bytes  # noqa: E402
+from .eval_suite import read_raw, summarise  # noqa: E402
+
+METHOD_ORDER = ("oracle", "twist", "dreamer_dr", "dreamer_nodr", "state_recon", "asym_sac")
+METHOD_LABELS = {"oracle": "Oracle", "twist": "TWIST", "dreamer_dr": "Dreamer w/ DR",
+                 "dreamer_nodr": "Dreamer w/o DR", "state_recon": "Dreamer State Recon",
+                 "asym_sac": "Asymmetric SAC"}  # fmt: skip
+
+
+def _ordered(methods) -> list[str]:
+    methods = set(methods)
+    return [m for m in METHOD_ORDER if m in methods] + sorted(methods - set(METHOD_ORDER))
+
+
+def _label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
+
+def _colours(methods: list[str]) -> dict[str, tuple]:
+    palette = plt.get_cmap("tab10")
+    return {
+        m: palette(METHOD_ORDER.index(m) if m in METHOD_ORDER else 6 + i % 4) for i, m in enumerate(methods)
+    }
+
+
+# --------------------------------------------------------------------------- run records
+
+
+def learning_curve(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """{"env_steps", "wall_s", "return"} arrays from RUN/eval.jsonl, else TensorBoard eval/return."""
+    path = Path(run_dir) / "eval.jsonl"
+    if path.is_file():
+        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        if lines:
+            return {
+                k: np.array([float(x.get(k, np.nan)) for x in lines])
+                for k in ("env_steps", "wall_s", "return")
+            }
+    tb = Path(run_dir) / "tb"
+    if tb.is_dir():
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        acc = EventAccumulator(str(tb), size_guidance={"scalars": 0})
+        acc.Reload()
+        if "eval/return" in acc.Tags().get("scalars", []):
+            events = acc.Scalars("eval/return")
+            start = min(e.wall_time for e in events)
+            return {"env_steps": np.array([e.step for e in events], float),
+                    "wall_s": np.array([e.wall_time - start for e in events]),
+                    "return": np.array([e.value for e in events])}  # fmt: skip
+    return None
+
+
+def compute_used(run: dict) -> dict:
+    """Env steps, updates, wall-clock and device of one run, from whatever it recorded."""
+    path = Path(run["path"])
+    info = {"method": run["method"], "task": run["task"], "seed": run["seed"]}
+    meta_path = path / "run.yaml" if (path / "run.yaml").is_file() else path / "bundle.yaml"
+    meta = yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else {}
+    compute = meta.get("compute", {})
+    curve = learning_curve(path)
+    wall = compute.get("wall_s", float(curve["wall_s"][-1]) if curve is not None else None)
+    info.update(env_steps=meta.get("env_steps"), updates=meta.get("updates"), wall_s=wall,
+                device=compute.get("device_name") or compute.get("device") or meta.get("preset", {}).get("device"))  # fmt: skip
+    return info
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_intervals(intervals: dict[str, dict], path: Path) -> None:
+    from rliable import plot_utils
+
+    methods = _ordered(intervals)
+    metrics = list(next(iter(intervals.values())))
+    point = {_label(m): np.array([intervals[m][k]["value"] for k in metrics]) for m in methods}
+    ci = {_label(m): np.array([[intervals[m][k]["low"] for k in metrics], [intervals[m][k]["high"] for k in metrics]])
+          for m in methods}  # fmt: skip
+    colours = {_label(m): c for m, c in _colours(methods).items()}
+    fig, _ = plot_utils.plot_interval_estimates(point, ci, metric_names=metrics, algorithms=[_label(m) for m in methods],
+                                                colors=colours, xlabel="Oracle-normalised score",
+                                                subfigure_width=3.6, row_height=0.5,
+                                                xlabel_y_coordinate=-0.3)  # fmt: skip
+    fig.suptitle("Held-out evaluation: aggregates with 95% stratified-bootstrap CIs", y=1.2, fontsize=11)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_per_task(table: dict[str, dict[str, dict]], path: Path) -> None:
+    tasks = sorted(table)
+    methods = _ordered({m for t in tasks for m in table[t]})
+    colours = _colours(methods)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 1, 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        present = [m for m in methods if m in table[task]]
+        means = [table[task][m]["mean"] for m in present]
+        stds = [table[task][m]["std"] for m in present]
+        ax.bar(range(len(present)), means, yerr=stds, color=[colours[m] for m in present], capsize=3)
+        ax.set_xticks(range(len(present)), [_label(m) for m in present], rotation=35, ha="right", fontsize=8)
+        ax.set_title(task)
+        ax.set_ylabel("held-out return (mean ± std)")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curves(runs: list[dict], x_key: str, xlabel: str, path: Path) -> bool:
+    """One panel per task, a line per run with an eval curve. False when no run has one."""
+    curves = [(r, learning_curve(Path(r["path"]))) for r in runs]
+    curves = [(r, c) for r, c in curves if c is not None]
+    if not curves:
+        return False
+    tasks = sorted({r["task"] for r, _ in curves})
+    colours = _colours(_ordered({r["method"] for r, _ in curves}))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks) + 1, 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        labelled = set()
+        for run, curve in curves:
+            if run["task"] != task:
+                continue
+            label = None if run["method"] in labelled else _label(run["method"])
+            labelled.add(run["method"])
+            ax.plot(
+                curve[x_key], curve["return"], marker="o", ms=3, color=colours[run["method"]], label=label
+            )
+        ax.set_title(task)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("evaluation return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def build_tables(summary: dict, compute: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for every table of the report."""
+    tables = []
+    table = summary["table"]
+    tasks = sorted(table)
+    methods = _ordered({m for t in tasks for m in table[t]})
+    rows = [[_label(m)] + [f"{table[t][m]['mean']:.1f} ± {table[t][m]['std']:.1f}" if m in table[t] else "-"
+                           for t in tasks] for m in methods]  # fmt: skip
+    tables.append(
+        ("Table I: held-out return, mean ± std over episodes (all seeds)", ["Method"] + tasks, rows)
+    )
+    success = summary.get("success", {})
+    if success:
+        s_tasks = sorted(success)
+        s_methods = _ordered({m for t in s_tasks for m in success[t]})
+        rows = [[_label(m)] + [f"{success[t][m]['rate']:.2f} [{success[t][m]['low']:.2f}, {success[t][m]['high']:.2f}]"
+                               if m in success[t] else "-" for t in s_tasks] for m in s_methods]  # fmt: skip
+        tables.append(("Success rate [95% Wilson interval]", ["Method"] + s_tasks, rows))
+    norm = summary.get("normalised")
+    if norm:
+        metrics = list(next(iter(norm["intervals"].values())))
+        rows = [[_label(m)] + [f"{v[k]['value']:.3f} [{v[k]['low']:.3f}, {v[k]['high']:.3f}]" for k in metrics]
+                for m, v in ((m, norm["intervals"][m]) for m in _ordered(norm["intervals"]))]  # fmt: skip
+        title = f"Oracle-normalised score over tasks {', '.join(norm['tasks'])} [95% bootstrap CI]"
+        tables.append((title, ["Method"] + metrics, rows))
+    if compute:
+        rows = [[_label(c["method"]), c["task"], str(c["seed"]), _fmt(c["env_steps"]), _fmt(c["updates"]),
+                 _fmt(c["wall_s"], 0), _fmt(c["device"])] for c in compute]  # fmt: skip
+        tables.append(("Compute used per run", ["Method", "Task", "Seed", "Env steps", "Updates", "Wall-clock (s)",
+                                                "Device"], rows))  # fmt: skip
+    return tables
+
+
+def to_markdown(title: str, header: list[str], rows: list[list[str]]) -> str:
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(title: str, header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<h3>{html.escape(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def build_report(results: Path, out: Path, reps: int = 2000) -> dict[str, Path]:
+    """Write figures, report.md and report.html under `out`. Returns the written paths."""
+    rows = read_raw(results / "raw.csv")
+    if not rows:
+        raise ValueError(f"{results / 'raw.csv'} holds no results; run twist-eval-suite first")
+    summary_path = results / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else summarise(rows, reps)
+    runs = json.loads((results / "runs.json").read_text()) if (results / "runs.json").is_file() else []
+    # Relative run paths are relative to the results directory, so a results folder can move.
+    runs = [{**r, "path": str(results / r["path"])} for r in runs]
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    plot_per_task(summary["table"], figures / "per_task.png")
+    written["per_task"] = figures / "per_task.png"
+    if summary.get("normalised"):
+        plot_intervals(summary["normalised"]["intervals"], figures / "intervals.png")
+        written["intervals"] = figures / "intervals.png"
+    for key, x_key, xlabel in (
+        ("curves_steps", "env_steps", "env steps"),
+        ("curves_wall", "wall_s", "wall-clock (s)"),
+    ):
+        if plot_curves(runs, x_key, xlabel, figures / f"{key}.png"):
+            written[key] = figures / f"{key}.png"
+    tables = build_tables(summary, [compute_used(r) for r in runs])
+
+    captions = {"intervals": "Aggregate held-out performance (Fig. 2 style)", "per_task": "Held-out return per task",
+                "curves_steps": "Evaluation return during training vs env steps",
+                "curves_wall": "Evaluation return during training vs wall-clock"}  # fmt: skip
+    intro = (f"Held-out evaluation: {summary.get('episodes', '?')} episodes per (method, task, seed) on the "
+             f"`{summary.get('split', 'heldout')}` split with evaluation-mode DR; raw per-episode results in raw.csv.")  # fmt: skip
+    md = ["# TWIST evaluation report", "", intro, ""]
+    md += [to_markdown(*t) for t in tables]
+    md += [f"### {captions[k]}\n\n![{k}](figures/{p.name})\n" for k, p in written.items()]
+    atomic_write_bytes(out / "report.md", "\n".join(md).encode())
+
+    def embed(p: Path) -> str:
+        return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
+
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+             "margin-bottom:1.5em}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")  # fmt: skip
+    body = [f"<h1>TWIST evaluation report</h1><p>{html.escape(intro)}</p>"]
+    body += [to_html(*t) for t in tables]
+    body += [
+        f"<h3>{html.escape(captions[k])}</h3><img alt='{k}' src='{embed(p)}'>" for k, p in written.items()
+    ]
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>TWIST report</title><style>{style}</style></head>"
+    atomic_write_bytes(out / "report.html", (page + "<body>" + "".join(body) + "</body></html>").encode())
+    written.update(markdown=out / "report.md", html=out / "report.html")
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Build the TWIST tables, plots and report from stored results."
+    )
+    parser.add_argument("--results", required=True, type=Path, help="twist-eval-suite output directory")
+    parser.add_argument("--out", type=Path, help="report directory (default RESULTS/report)")
+    parser.add_argument(
+        "--reps", type=int, default=2000, help="bootstrap resamples if summary.json is missing"
+    )
+    args = parser.parse_args(argv)
+    written = build_report(args.results, args.out or args.results / "report", args.reps)
+    print(json.dumps({k: str(v) for k, v in written.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
