@@ -6,6 +6,13 @@ Commands flow only in the RUNNING state, which only an operator start enters. Ho
 - no fresh image (or pose) for longer than the timeout: no command, reported, resumes by itself;
 - non-finite model output: ERROR, latched until the operator resets;
 - trial complete (episode_steps commands) or operator hold: HOLDING until the next start.
+
+Control ticks are driven by camera frames, so a command leaves as soon as its image is decoded
+rather than up to a control period later: `tick` runs on each new frame and commands when at
+least MIN_PERIOD_FRACTION of a control period separates its frame's acquisition stamp from that of
+the previous command's frame (camera stamps are regular where arrival times jitter): at most one
+command per control period, always from the newest frame. `watchdog`, on a control-rate timer,
+notices a silent camera or robot.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from typing import Protocol
 import numpy as np
 
 from twist_deploy.safety import Hold, SafeCommand, SafetyConfig, safe_command
+
+# Slack for camera/timer jitter: a frame arriving slightly early still makes its control tick.
+MIN_PERIOD_FRACTION = 0.75
 
 
 class Policy(Protocol):
@@ -34,14 +44,17 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class ControlConfig:
-    """episode_steps: commands per trial (the task's 150). stale_timeout_s: image/pose age that
-    triggers a hold. safety: the invariants' limits."""
+    """control_hz: command rate. episode_steps: commands per trial (the task's 150).
+    stale_timeout_s: image/pose age that triggers a hold. safety: the invariants' limits."""
 
+    control_hz: float = 10.0
     episode_steps: int = 150
     stale_timeout_s: float = 0.5
     safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     def __post_init__(self) -> None:
+        if not self.control_hz > 0:
+            raise ValueError(f"ControlConfig.control_hz must be positive, got {self.control_hz}")
         if self.episode_steps <= 0:
             raise ValueError(f"ControlConfig.episode_steps must be positive, got {self.episode_steps}")
         if not self.stale_timeout_s > 0:
@@ -82,10 +95,11 @@ class PolicyController:
         self.orientation: np.ndarray | None = None  # xyzw of the measured pose
         self.pose_received = -np.inf
         self.hold_orientation: np.ndarray | None = None
+        self.last_command_stamp = -np.inf
 
     def on_image(self, rgb: np.ndarray, received: float, stamp: float) -> None:
         self.counters.images += 1
-        if not self._frame_used:
+        if not self._frame_used and self.mode is Mode.RUNNING:
             self.counters.dropped += 1
         self.frame, self._frame_used = Frame(rgb, received, stamp), False
 
@@ -109,7 +123,7 @@ class PolicyController:
         self.policy.reset()
         # Orientation is held at its value when the trial starts, so it cannot drift with noise.
         self.hold_orientation = self.orientation.copy()
-        self.steps, self.stale = 0, False
+        self.steps, self.stale, self.last_command_stamp = 0, False, -np.inf
         self.mode, self.reason = Mode.RUNNING, "trial running"
         return True, "trial started"
 
@@ -121,18 +135,26 @@ class PolicyController:
         self.policy.reset()
         self.mode, self.reason, self.steps, self.stale = Mode.IDLE, "waiting for operator", 0, False
 
-    def tick(self, now: float) -> SafeCommand | None:
-        """One control tick at time `now` (node clock, seconds). Returns the command to send."""
+    def watchdog(self, now: float) -> bool:
+        """Control-rate check for stale inputs while running; True while holding for them."""
         if self.mode is not Mode.RUNNING:
-            return None
+            return False
         timeout = self.cfg.stale_timeout_s
-        if self.frame is None or now - self.frame.received > timeout or now - self.pose_received > timeout:
-            self.stale = True
-            self.counters.stale_ticks += 1
+        self.stale = (
+            self.frame is None or now - self.frame.received > timeout or now - self.pose_received > timeout
+        )
+        self.counters.stale_ticks += int(self.stale)
+        return self.stale
+
+    def tick(self, now: float) -> SafeCommand | None:
+        """Control tick on a new frame at time `now` (node clock, seconds): the command to send."""
+        if self.mode is not Mode.RUNNING or self.watchdog(now):
             return None
-        self.stale = False
-        if self._frame_used:
-            return None  # no new frame since the last command: never step the model twice on one frame
+        if (
+            self._frame_used
+            or self.frame.stamp - self.last_command_stamp < MIN_PERIOD_FRACTION / self.cfg.control_hz
+        ):
+            return None  # never step the model twice on one frame, nor faster than the control rate
         self._frame_used = True
         action = np.asarray(self.policy.step(self.frame.rgb))
         result = safe_command(self.position, action, self.cfg.safety)
@@ -143,6 +165,7 @@ class PolicyController:
                 self.hold(result.reason)
             return None
         self.steps += 1
+        self.last_command_stamp = self.frame.stamp
         self.counters.commands += 1
         self.counters.latencies_ms.append(1e3 * (now - self.frame.stamp))
         if self.steps >= self.cfg.episode_steps:

@@ -66,7 +66,8 @@ class PolicyNode(Node):
         box = WorkspaceBox(tuple(p["workspace_low"]), tuple(p["workspace_high"]))
         safety = SafetyConfig(box=box, action_scale_m=spec.action_scale_m)
         self.ctl = PolicyController(
-            self.policy, ControlConfig(stale_timeout_s=p["stale_timeout_s"], safety=safety)
+            self.policy,
+            ControlConfig(control_hz=self.hz, stale_timeout_s=p["stale_timeout_s"], safety=safety),
         )
         self.goal = None
         self.cmd_pub = self.create_publisher(adapters.MESSAGE_TYPES[self.interface], p["command_topic"], 10)
@@ -82,7 +83,7 @@ class PolicyNode(Node):
         self.create_service(Trigger, "~/start", lambda _, r: self.answer(r, *self.ctl.start()))
         self.create_service(Trigger, "~/hold", lambda _, r: self.answer(r, *self.hold("operator hold")))
         self.create_service(Trigger, "~/reset", lambda _, r: self.answer(r, *self.reset()))
-        self.create_timer(1.0 / self.hz, self.tick)
+        self.create_timer(1.0 / self.hz, self.watchdog)
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(
             f"loaded {spec.task} bundle from {p['bundle']}; {self.interface} commands on {p['command_topic']} at {self.hz} Hz"
@@ -112,6 +113,7 @@ class PolicyNode(Node):
             self.get_logger().warn(f"dropped malformed image: {exc}", throttle_duration_sec=2.0)
             return
         self.ctl.on_image(rgb, self.now(), stamp_to_sec(msg.header.stamp))
+        self.tick()
 
     def on_pose(self, msg: PoseStamped) -> None:
         p, q = msg.pose.position, msg.pose.orientation
@@ -142,6 +144,12 @@ class PolicyNode(Node):
         if command is not None or self.ctl.mode is not mode:
             if self.ctl.mode.value == "error":
                 self.get_logger().error(f"error state: {self.ctl.reason}; waiting for operator reset")
+            self.publish_status()
+
+    def watchdog(self) -> None:
+        was_stale = self.ctl.stale
+        if self.ctl.watchdog(self.now()) and not was_stale:
+            self.get_logger().warn("no fresh image or pose: holding")
             self.publish_status()
 
     def publish_status(self) -> None:

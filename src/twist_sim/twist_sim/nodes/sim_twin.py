@@ -3,12 +3,15 @@
 Publishes what a Franka + RealSense setup publishes (colour image and camera_info on the RealSense
 driver's topic names, the measured end-effector pose), executes commands through the same adapters
 as the robot controllers, steps at the control rate, and reports success from privileged state.
-Every received command is kept in `received` (time, measured position, target) for verification.
+The latest commands and published poses are kept in `received` (time, measured position, target)
+and `published` (time, position), bounded, so tests can verify what the robot side was sent.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
+import time
 
 import numpy as np
 import rclpy
@@ -40,6 +43,7 @@ DEFAULTS = {
     "camera_frame": "camera_color_optical_frame",
     "camera_fovy_deg": 45.0,
 }
+HISTORY = 5000
 # Hand pointing down: 180 degrees about x (x, y, z, w).
 DOWN_XYZW = (1.0, 0.0, 0.0, 0.0)
 
@@ -49,17 +53,17 @@ class SimTwin(Node):
         super().__init__("twist_sim", **node_kwargs)
         p = self.p = {n: self.declare_parameter(n, v).value for n, v in DEFAULTS.items()}
         self.interface = adapters.check_interface(p["command_interface"])
-        self.env = make_env(
-            p["task"], split=p["split"], dr_mode=p["dr_mode"], image_size=p["image_size"], render_image=True
-        )
-        self.task = self.env.unwrapped.task
-        self.hz = p["control_hz"] or self.task.control_hz
         self.lock = threading.Lock()
         self.seed = int(p["seed"])
         self.target: np.ndarray | None = None
         self.gripper = -1.0
-        self.received: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.goal: np.ndarray | None = None
+        self.reset_request = threading.Event()
+        self.reset_done = threading.Event()
+        self.received: collections.deque = collections.deque(maxlen=HISTORY)
+        self.published: collections.deque = collections.deque(maxlen=HISTORY)
         self.steps = 0
+        self.ee = np.zeros(3)
         self.image_pub = self.create_publisher(Image, p["image_topic"], qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, p["camera_info_topic"], qos_profile_sensor_data)
         self.pose_pub = self.create_publisher(PoseStamped, p["pose_topic"], qos_profile_sensor_data)
@@ -72,46 +76,100 @@ class SimTwin(Node):
         )
         self.create_subscription(PointStamped, "/clicked_point", self.on_goal, 10)
         self.create_service(Trigger, "~/reset", self.on_reset)
-        self.reset_env()
-        self.create_timer(1.0 / self.hz, self.step)
+        # MuJoCo's EGL context belongs to the thread that made it: one thread owns the env and
+        # steps it on a fixed schedule; ROS callbacks only hand it requests.
+        self.running = True
+        ready = threading.Event()
+        self.error: BaseException | None = None
+        self.worker = threading.Thread(target=self.run, args=(ready,), daemon=True, name="sim_twin")
+        self.worker.start()
+        ready.wait()
+        if self.error is not None:
+            raise self.error
+
+    def run(self, ready: threading.Event) -> None:
+        p = self.p
+        try:
+            self.env = make_env(
+                p["task"],
+                split=p["split"],
+                dr_mode=p["dr_mode"],
+                image_size=p["image_size"],
+                render_image=True,
+            )
+            self.task = self.env.unwrapped.task
+            self.hz = p["control_hz"] or self.task.control_hz
+            self.reset_env()
+        except BaseException as exc:  # re-raised in the constructor's thread
+            self.error = exc
+            ready.set()
+            return
+        ready.set()
+        period, next_tick = 1.0 / self.hz, time.monotonic()
+        while self.running:
+            next_tick += period
+            if self.reset_request.is_set():
+                self.reset_request.clear()
+                self.reset_env()
+                self.reset_done.set()
+            else:
+                self.step()
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+        self.env.close()
 
     def reset_env(self) -> None:
+        self.obs, self.info = self.env.reset(seed=self.seed)
         with self.lock:
-            self.obs, self.info = self.env.reset(seed=self.seed)
             self.seed += 1
-            self.target, self.steps = None, 0
+            self.target, self.steps, self.goal = None, 0, None
+            self.ee = self.env.unwrapped.ee_position().copy()
         self.publish()
 
     def on_reset(self, _, response):
-        self.reset_env()
-        response.success, response.message = True, f"episode reset with seed {self.seed - 1}"
+        self.reset_done.clear()
+        self.reset_request.set()
+        ok = self.reset_done.wait(10.0)
+        response.success = ok
+        response.message = (
+            f"episode reset with seed {self.seed - 1}" if ok else "sim did not reset within 10 s"
+        )
         return response
 
     def on_command(self, msg) -> None:
         with self.lock:
-            ee = self.env.unwrapped.ee_position()
             try:
-                target = adapters.decode(self.interface, msg, ee, self.hz)
+                target = adapters.decode(self.interface, msg, self.ee, self.hz)
             except ValueError as exc:
                 self.get_logger().warn(f"ignored malformed command: {exc}")
                 return
-            self.received.append((self.get_clock().now().nanoseconds * 1e-9, ee.copy(), target))
+            self.received.append((time.monotonic(), self.ee.copy(), target))
             self.target = target
 
     def on_goal(self, msg: PointStamped) -> None:
         with self.lock:
-            self.env.unwrapped.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z]))
+            self.goal = np.array([msg.point.x, msg.point.y, msg.point.z])
 
     def step(self) -> None:
         with self.lock:
-            ee = self.env.unwrapped.ee_position()
-            # A new target is executed once; without one the arm holds, as an impedance controller does.
-            delta = np.zeros(3) if self.target is None else (self.target - ee) / ACTION_SCALE_M
-            self.target = None
-            action = np.concatenate([delta, [self.gripper]])[: self.task.action_dim].astype(np.float32)
-            self.obs, _, _, _, self.info = self.env.step(np.clip(action, -1.0, 1.0))
+            target, goal, gripper = self.target, self.goal, self.gripper
+            self.target, self.goal = None, None
+        if goal is not None:
+            self.env.unwrapped.set_goal(goal)
+        ee = self.env.unwrapped.ee_position()
+        # A new target is executed once; without one the arm holds, as an impedance controller does.
+        delta = np.zeros(3) if target is None else (target - ee) / ACTION_SCALE_M
+        action = np.concatenate([delta, [gripper]])[: self.task.action_dim].astype(np.float32)
+        self.obs, _, _, _, self.info = self.env.step(np.clip(action, -1.0, 1.0))
+        with self.lock:
             self.steps += 1
+            self.ee = self.env.unwrapped.ee_position().copy()
         self.publish()
+
+    def destroy_node(self):
+        self.running = False
+        if self.worker.is_alive():
+            self.worker.join(timeout=5.0)
+        return super().destroy_node()
 
     def publish(self) -> None:
         stamp = self.get_clock().now().to_msg()
@@ -130,6 +188,7 @@ class SimTwin(Node):
         o = pose.pose.orientation
         o.x, o.y, o.z, o.w = DOWN_XYZW
         self.pose_pub.publish(pose)
+        self.published.append((time.monotonic(), self.ee.copy()))
         self.success_pub.publish(Bool(data=bool(self.info.get("success", False))))
 
     def camera_info(self, stamp, h: int, w: int) -> CameraInfo:
