@@ -194,7 +194,7 @@ def export(teacher_dir: Path, student_dir: Path, out: Path) -> Path:
     provenance = {
         "teacher_run": str(Path(teacher_dir).resolve()), "teacher_env_steps": meta.get("env_steps"),
         "student_run": str(Path(student_dir).resolve()), "student_updates": dist_meta.get("updates"),
-        "preset": preset.name, "seed": preset.seed, "git_commit": _git_commit(), "torch": torch.__version__,
+        "preset": preset.name, "seed": preset.seed, "git_commit": _git_commit(), "torch": str(torch.__version__),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
     return write_bundle(out, student, teacher.ac.actor, teacher.wm.decoder, task=meta["task"],

@@ -30,7 +30,8 @@ from .networks import (
     ConvEncoder,
     StateDecoder,
     StateEncoder,
-    bernoulli_nll,  # fmt: skip
+    bernoulli_nll,
+    seeded_init,  # fmt: skip
     symexp,
     symlog,
 )
@@ -150,8 +151,9 @@ class Dreamer(nn.Module):
         self.cfg, self.model_cfg = train, model
         self.state_dim, self.action_dim = state_dim, action_dim
         self.device = torch.device(device)
-        self.wm = WorldModel(obs, target, state_dim, action_dim, model)
-        self.ac = ActorCritic(self.wm.rssm.feat_dim, action_dim, model)
+        with seeded_init(seed):
+            self.wm = WorldModel(obs, target, state_dim, action_dim, model)
+            self.ac = ActorCritic(self.wm.rssm.feat_dim, action_dim, model)
         self.to(self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.wm_opt = torch.optim.Adam(self.wm.parameters(), lr=train.model_lr, eps=1e-8)

@@ -7,9 +7,21 @@ twist_sim.preprocess.preprocess_image; the float conversion happens here, once.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Deterministic parameter initialisation from `seed`, leaving torch's global RNG untouched
+    (nn.Module initialisers only draw from the global generator)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:

@@ -19,18 +19,19 @@ from torch import nn
 
 from .config import DistillConfig, ModelConfig
 from .dreamer import Dreamer
-from .networks import ConvEncoder
+from .networks import ConvEncoder, seeded_init
 from .rssm import RSSM, State, categorical_kl, select_starts
 
 
 class Student(nn.Module):
     """Image encoder + RSSM. The image (B, T, 64, 64, 3) uint8 is its only observation."""
 
-    def __init__(self, action_dim: int, model: ModelConfig):
+    def __init__(self, action_dim: int, model: ModelConfig, seed: int = 0):
         super().__init__()
-        self.encoder = ConvEncoder(model.cnn_depth, model.image_size)
-        self.rssm = RSSM(model.deter, model.stoch, model.classes, model.hidden, action_dim,
-                         self.encoder.out_dim, model.unimix)  # fmt: skip
+        with seeded_init(seed):
+            self.encoder = ConvEncoder(model.cnn_depth, model.image_size)
+            self.rssm = RSSM(model.deter, model.stoch, model.classes, model.hidden, action_dim,
+                             self.encoder.out_dim, model.unimix)  # fmt: skip
 
 
 def distil_loss(teacher_post: State, teacher_prior: State, student_post: State, student_prior: State,

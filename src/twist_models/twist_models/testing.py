@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from twist_sim.preprocess import PreprocessSpec
 from twist_sim.tasks import make_task
 
 from .bundle import write_bundle
 from .config import load_preset
-from .networks import Actor, StateDecoder
+from .networks import Actor, StateDecoder, seeded_init
 from .student import Student
 
 
@@ -19,10 +18,8 @@ def make_debug_bundle(out_dir: str | Path, task: str = "block_push", seed: int =
     export code; returns its directory. Its actions are meaningless but well-formed."""
     spec = make_task(task)
     model = load_preset("debug").model
-    # Module initialisation draws from torch's global RNG: fork it so callers are unaffected.
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        student = Student(spec.action_dim, model)
+    with seeded_init(seed):
+        student = Student(spec.action_dim, model, seed=seed)
         actor = Actor(student.rssm.feat_dim, spec.action_dim, model.hidden, model.layers)
         decoder = StateDecoder(student.rssm.feat_dim, spec.state_dim, model.hidden, model.layers)
     return write_bundle(Path(out_dir), student, actor, decoder, task=task, state_layout=spec.state_layout,

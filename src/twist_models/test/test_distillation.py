@@ -1,0 +1,181 @@
+"""TWIST distillation (Eq. 3, Eq. 4): zero iff identical, KL direction, frozen teacher, actions."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from twist_models.checkpoint import atomic_torch_save
+from twist_models.config import DistillConfig, load_preset
+from twist_models.dreamer import Dreamer, to_torch
+from twist_models.rssm import categorical_kl
+from twist_models.student import Distiller, Student, distil_loss, imagined_distil_loss, teacher_imagine
+
+torch.set_num_threads(1)
+STATE_DIM, ACTION_DIM, B, T = 14, 3, 3, 6
+
+
+@pytest.fixture(scope="module")
+def preset():
+    return load_preset("debug")
+
+
+def make_batch(seed: int = 0) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    batch = {
+        "state": rng.normal(size=(B, T, STATE_DIM)).astype(np.float32),
+        "image": rng.integers(0, 256, (B, T, 64, 64, 3), dtype=np.uint8),
+        "action": rng.uniform(-1, 1, (B, T, ACTION_DIM)).astype(np.float32),
+        "is_first": np.zeros((B, T), bool),
+    }
+    return to_torch(batch, torch.device("cpu"))
+
+
+def make_pair(preset, seed=0, distill: DistillConfig | None = None):
+    torch.manual_seed(seed)
+    teacher = Dreamer("state", "state", STATE_DIM, ACTION_DIM, preset.model, preset.teacher, seed=seed)
+    student = Student(ACTION_DIM, preset.model)
+    return Distiller(teacher, student, distill or preset.distill, seed=seed)
+
+
+def test_categorical_kl_is_the_papers_direction_and_non_negative():
+    p = torch.log(torch.tensor([[[0.7, 0.2, 0.1]]]))
+    q = torch.log(torch.tensor([[[0.1, 0.3, 0.6]]]))
+    by_hand = sum(a * np.log(a / b) for a, b in zip([0.7, 0.2, 0.1], [0.1, 0.3, 0.6], strict=True))
+    assert categorical_kl(p, q).item() == pytest.approx(by_hand, rel=1e-5)
+    assert categorical_kl(p, q).item() != pytest.approx(categorical_kl(q, p).item(), rel=1e-2)
+    logits = torch.randn(50, 4, 5).log_softmax(-1)
+    other = torch.randn(50, 4, 5).log_softmax(-1)
+    assert (categorical_kl(logits, other) >= 0).all()
+    assert torch.allclose(categorical_kl(logits, logits), torch.zeros(50), atol=1e-6)
+
+
+def _states(rssm, embed, action, is_first, noise):
+    return rssm.observe(embed, action, is_first, noise=noise)
+
+
+def test_distil_loss_zero_for_identical_models_positive_otherwise(preset):
+    d = make_pair(preset)
+    rssm_t = d.teacher.wm.rssm
+    rssm_s = copy.deepcopy(rssm_t)
+    batch = make_batch()
+    embed = d.teacher.wm.encoder(batch["state"])
+    noise = rssm_t.noise((B, T), "cpu", torch.Generator().manual_seed(0))
+    t_post, t_prior = _states(rssm_t, embed, batch["action"], batch["is_first"], noise)
+    s_post, s_prior = _states(rssm_s, embed, batch["action"], batch["is_first"], noise)
+    loss, metrics = distil_loss(t_post, t_prior, s_post, s_prior, preset.distill)
+    assert loss.item() == 0.0
+    # Eq. 4 on identical models with the same actions and noise is zero too.
+    start = {k: v[:, -1] for k, v in t_post.items()}
+    t_im, actions = teacher_imagine(d.teacher, start, 4, 0.3, rssm_t.noise((4, B), "cpu"), torch.Generator())
+    s_im, _ = rssm_s.imagine(
+        start, actions, 4, noise=rssm_t.noise((4, B), "cpu", torch.Generator().manual_seed(1))
+    )
+    s_im_same, _ = rssm_s.imagine(start, actions, 4, noise=None, generator=torch.Generator().manual_seed(1))
+    assert imagined_distil_loss(s_im, s_im_same, preset.distill)[0].item() == 0.0
+
+    with torch.no_grad():
+        for p in rssm_s.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(2)))
+    s_post, s_prior = _states(rssm_s, embed, batch["action"], batch["is_first"], noise)
+    loss, metrics = distil_loss(t_post, t_prior, s_post, s_prior, preset.distill)
+    assert loss.item() > 0
+    for key in ("distil/h", "distil/prior_kl", "distil/post_kl"):
+        assert metrics[key].item() > 0
+    # the loss's KL terms are KL[student || teacher]
+    expected = categorical_kl(s_prior["logits"], t_prior["logits"]).mean()
+    assert metrics["distil/prior_kl"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_step_updates_student_only_and_teacher_stays_bit_identical(preset):
+    d = make_pair(preset)
+    teacher_before = {k: v.clone() for k, v in d.teacher.state_dict().items()}
+    student_before = {k: v.clone() for k, v in d.student.state_dict().items()}
+    metrics = d.update(make_batch())
+    assert np.isfinite(metrics["distil/loss"]) and metrics["distil/loss"] > 0
+    for k, v in d.teacher.state_dict().items():
+        assert torch.equal(v, teacher_before[k]), k
+    assert all(p.grad is None and not p.requires_grad for p in d.teacher.parameters())
+    assert not d.teacher.training
+    changed = [k for k, v in d.student.state_dict().items() if not torch.equal(v, student_before[k])]
+    assert any(k.startswith("encoder.") for k in changed) and any(k.startswith("rssm.") for k in changed)
+
+
+def _recorded_student_actions(d: Distiller, batch):
+    seen = []
+    original = d.student.rssm.img_step
+
+    def spy(state, action, *args, **kwargs):
+        seen.append(action.detach().clone())
+        return original(state, action, *args, **kwargs)
+
+    d.student.rssm.img_step = spy
+    try:
+        _, _, extras = d.loss(batch)
+    finally:
+        del d.student.rssm.img_step
+    return torch.stack(seen), extras
+
+
+def test_student_replays_exactly_the_teachers_imagined_actions(preset):
+    d = make_pair(preset)
+    seen, extras = _recorded_student_actions(d, make_batch())
+    assert seen.shape == (preset.distill.horizon, B * T, ACTION_DIM)
+    assert torch.equal(seen, extras["teacher_actions"])
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_action_noise_on_and_off(preset, noise):
+    d = make_pair(preset, distill=DistillConfig(**{**preset.distill.__dict__, "action_noise": noise}))
+    rssm = d.teacher.wm.rssm
+    start = rssm.initial(256)
+    start["h"] = torch.randn(256, rssm.deter, generator=torch.Generator().manual_seed(0))
+    states, actions = teacher_imagine(
+        d.teacher, start, 3, noise, rssm.noise((3, 256), "cpu"), torch.Generator()
+    )
+    mode = d.teacher.ac.actor.mode(rssm.feature(states))[:-1]
+    deviation = actions - mode
+    if noise == 0.0:
+        assert torch.equal(actions, mode)
+    else:
+        inside = mode.abs() < 0.5  # away from the clip at +-1 the deviation is the raw Gaussian
+        assert deviation[inside].std().item() == pytest.approx(noise, rel=0.15)
+        assert actions.abs().max().item() <= 1.0
+
+
+def test_no_imagine_flag_drops_eq4(preset):
+    d = make_pair(preset, distill=DistillConfig(**{**preset.distill.__dict__, "imagine": False}))
+    _, metrics, extras = d.loss(make_batch())
+    assert "imagine/h" not in metrics and extras == {}
+    d2 = make_pair(preset)
+    _, metrics2, _ = d2.loss(make_batch())
+    assert metrics2["imagine/h"].item() >= 0 and metrics2["imagine/prior_kl"].item() >= 0
+
+
+def test_shapes(preset):
+    d = make_pair(preset)
+    m = preset.model
+    batch = make_batch()
+    post, prior = d.student.rssm.observe(
+        d.student.encoder(batch["image"]), batch["action"], batch["is_first"]
+    )
+    assert post["h"].shape == (B, T, m.deter)
+    assert post["z"].shape == post["logits"].shape == prior["logits"].shape == (B, T, m.stoch, m.classes)
+    assert torch.allclose(post["z"].sum(-1), torch.ones(B, T, m.stoch))
+    assert d.student.rssm.feature(post).shape == (B, T, m.deter + m.stoch * m.classes)
+    assert d.student.rssm.feat_dim == d.teacher.wm.rssm.feat_dim
+
+
+def test_same_seed_same_losses_and_checkpoint_round_trip(preset, tmp_path):
+    batches = [make_batch(i) for i in range(3)]
+    a, b = make_pair(preset, seed=3), make_pair(preset, seed=3)
+    la = [a.update(x)["distil/loss"] for x in batches[:2]]
+    lb = [b.update(x)["distil/loss"] for x in batches[:2]]
+    assert la == lb
+    atomic_torch_save(a.training_state(), tmp_path / "ckpt.pt")
+    c = make_pair(preset, seed=99)
+    c.teacher.load_state_dict(a.teacher.state_dict())  # the teacher comes from its own run
+    c.load_training_state(torch.load(tmp_path / "ckpt.pt", weights_only=False))
+    assert a.update(batches[2]) == c.update(batches[2])

@@ -1,0 +1,78 @@
+"""End to end on the debug preset: teacher -> dataset -> distil -> export -> eval; exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from twist_models.bundle import export, read_bundle
+from twist_models.config import load_preset
+from twist_models.distill import distil
+from twist_models.evaluate import main as eval_main
+from twist_models.policy import StudentPolicy
+from twist_models.train_teacher import train
+
+pytest.importorskip("twist_sim.dataset")
+torch.set_num_threads(1)
+
+
+def _teacher(tmp_path, name, env_steps):
+    preset = load_preset("debug", {"teacher": {"env_steps": env_steps}})
+    return train("block_push", preset, tmp_path / name, progress=False)
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    straight = _teacher(tmp_path, "straight", 450)
+    _teacher(tmp_path, "split", 150)
+    resumed = _teacher(tmp_path, "split", 450)
+    assert straight == resumed and resumed["updates"] > 0
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    for key, value in a["agent"]["agent"].items():
+        assert torch.equal(value, b["agent"]["agent"][key]), key
+    assert a["updates"] == b["updates"] and a["env_steps"] == b["env_steps"] == 450
+    assert a["agent"]["wm_opt"]["state"][0]["step"] == b["agent"]["wm_opt"]["state"][0]["step"]
+    from twist_sim.dataset import EpisodeDataset
+
+    da, db = EpisodeDataset(tmp_path / "straight" / "dataset"), EpisodeDataset(tmp_path / "split" / "dataset")
+    assert len(da) == len(db) == 3 and da.num_steps == 450
+    for i in range(3):
+        np.testing.assert_array_equal(da.episode(i)["image"], db.episode(i)["image"])
+    # Running the finished command again changes nothing: no duplicated episodes.
+    assert _teacher(tmp_path, "split", 450) == resumed
+    assert len(EpisodeDataset(tmp_path / "split" / "dataset")) == 3
+
+
+def test_end_to_end_debug_pipeline(tmp_path, capsys):
+    run = tmp_path / "teacher"
+    counters = _teacher(tmp_path, "teacher", 300)
+    assert counters["env_steps"] == 300 and counters["episodes"] == 2
+    from twist_sim.dataset import EpisodeDataset
+
+    data = EpisodeDataset(run / "dataset")
+    ep = data.episode(0)
+    assert ep["image"].shape == (151, 64, 64, 3) and ep["state"].shape == (151, 14)
+    assert ep["is_first"][0] and ep["is_last"][-1] and not ep["is_terminal"].any()
+
+    result = distil(run, load_preset("debug"), tmp_path / "student", progress=False)
+    assert result["updates"] == 4 and np.isfinite(result["distil/loss"]) and result["distil/loss"] > 0
+    assert (tmp_path / "student" / "tb").is_dir()
+    # resume of a finished distillation does nothing more
+    assert distil(run, load_preset("debug"), tmp_path / "student", progress=False)["updates"] == 4
+
+    bundle = export(run, tmp_path / "student", tmp_path / "bundle")
+    spec, _ = read_bundle(bundle)
+    assert spec.task == "block_push" and spec.action_dim == 3 and spec.provenance["teacher_env_steps"] == 300
+    policy = StudentPolicy.load(bundle)
+    assert policy.step(ep["image"][0]).shape == (3,)
+
+    out = tmp_path / "eval.json"
+    eval_main(["--bundle", str(bundle), "--split", "heldout", "--episodes", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["method"] == "twist" and result["split"] == "heldout"
+    assert 0.0 <= result["success_rate"] <= 1.0 and len(result["returns"]) == 1 and result["mean_return"] < 0
+    eval_main(["--teacher", str(run), "--episodes", "1", "--json", str(tmp_path / "oracle.json")])
+    assert json.loads((tmp_path / "oracle.json").read_text())["method"] == "oracle"
