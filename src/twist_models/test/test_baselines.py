@@ -1,0 +1,128 @@
+"""Baselines: each learns on a fixed batch, runs on the debug preset, and resumes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from twist_models.baselines.agents import METHODS, ImagePolicy, build_agent, get_method
+from twist_models.baselines.asym_sac import AsymmetricSAC, AsymSACConfig, random_shift
+from twist_models.baselines.replay import EpisodeReplay
+from twist_models.baselines.train import load_sac_config, train
+from twist_models.config import load_preset
+from twist_models.dreamer import Dreamer, to_torch
+
+torch.set_num_threads(1)
+STATE_DIM, ACTION_DIM = 6, 3
+
+
+def _replay(seed: int = 0) -> EpisodeReplay:
+    rng = np.random.default_rng(seed)
+    replay = EpisodeReplay(np.random.default_rng(seed + 1))
+    for _ in range(2):
+        t = 16
+        replay.add({
+            "state": rng.normal(size=(t + 1, STATE_DIM)).astype(np.float32),
+            "image": rng.integers(0, 256, (t + 1, 64, 64, 3), dtype=np.uint8),
+            "action": rng.uniform(-1, 1, (t + 1, ACTION_DIM)).astype(np.float32),
+            "reward": rng.uniform(size=t + 1).astype(np.float32),
+            "is_first": np.r_[True, np.zeros(t, bool)],
+            "is_terminal": np.zeros(t + 1, bool),
+        })  # fmt: skip
+    return replay
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_loss_decreases_on_a_fixed_batch(name):
+    preset, sac = load_preset("debug"), load_sac_config("debug")
+    method = get_method(name)
+    agent = build_agent(method, STATE_DIM, ACTION_DIM, preset, sac, torch.device("cpu"))
+    replay = _replay()
+    if method.kind == "dreamer":
+        batch, key = to_torch(replay.sample_sequences(2, 8), torch.device("cpu")), "wm/loss"
+    else:
+        batch, key = (
+            {k: torch.as_tensor(v) for k, v in replay.sample_transitions(8).items()},
+            "sac/critic_loss",
+        )
+    losses = [agent.update(batch)[key] for _ in range(25)]
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+
+
+def test_methods_compose_the_project_dreamer():
+    preset, sac = load_preset("debug"), AsymSACConfig()
+    dr = build_agent(get_method("dreamer_dr"), STATE_DIM, ACTION_DIM, preset, sac, torch.device("cpu"))
+    recon = build_agent(get_method("state_recon"), STATE_DIM, ACTION_DIM, preset, sac, torch.device("cpu"))
+    assert isinstance(dr, Dreamer) and (dr.wm.obs, dr.wm.target) == ("image", "image")
+    assert isinstance(recon, Dreamer) and (recon.wm.obs, recon.wm.target) == ("image", "state")
+    assert get_method("dreamer_nodr").dr_mode == "off" and get_method("dreamer_dr").dr_mode == "train"
+    with pytest.raises(ValueError, match="method"):
+        get_method("dreamer_xx")
+
+
+def test_random_shift_is_a_crop_of_the_padded_image():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(5, 3, 16, 16, generator=gen)
+    assert torch.equal(random_shift(images, 0, gen), images)
+    shifted = random_shift(images, 2, gen)
+    assert shifted.shape == images.shape
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
+    for i in range(5):
+        crops = [padded[i, :, r : r + 16, c : c + 16] for r in range(5) for c in range(5)]
+        assert any(torch.equal(shifted[i], crop) for crop in crops)
+
+
+def test_asym_sac_critic_sees_state_and_actor_sees_images():
+    cfg = load_sac_config("debug")
+    agent = AsymmetricSAC(STATE_DIM, ACTION_DIM, 64, cfg, seed=0)
+    batch = {k: torch.as_tensor(v) for k, v in _replay().sample_transitions(4).items()}
+    agent.critic_loss(batch).backward()
+    assert all(p.grad is None for p in agent.actor.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.critic.parameters())
+    # A different privileged state changes Q; the actor's action depends on the image only.
+    q1, _ = agent.critic(batch["state"], batch["action"])
+    q1b, _ = agent.critic(batch["state"] + 1.0, batch["action"])
+    assert not torch.allclose(q1, q1b)
+    action = agent.act(batch["image"], explore=False)
+    assert action.shape == (4, ACTION_DIM) and action.abs().max() <= 1.0
+
+
+def test_asym_sac_config_names_the_bad_field():
+    with pytest.raises(ValueError, match="batch_size"):
+        AsymSACConfig(batch_size=0)
+    with pytest.raises(ValueError, match="tau"):
+        AsymSACConfig(tau=1.5)
+
+
+def test_image_policy_is_deterministic_in_evaluation():
+    agent = build_agent(get_method("dreamer_dr"), STATE_DIM, ACTION_DIM, load_preset("debug"), AsymSACConfig(),
+                        torch.device("cpu"))  # fmt: skip
+    obs = {"image": np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)}
+    policy = ImagePolicy(agent, explore=False)
+    a = policy.act(obs)
+    policy.reset()
+    assert np.array_equal(a, policy.act(obs)) and a.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_each_baseline_trains_on_debug_and_resumes(name, tmp_path):
+    preset = load_preset("debug", {"device": "cpu", "teacher": {"env_steps": 150}})
+    sac = load_sac_config("debug", {"env_steps": 150})
+    out = tmp_path / name
+    first = train(name, "block_push", preset, sac, out, progress=False)
+    assert first == {"env_steps": 150, "updates": 0, "episodes": 1}
+    preset = load_preset("debug", {"device": "cpu", "teacher": {"env_steps": 300}})
+    sac = load_sac_config("debug", {"env_steps": 300})
+    second = train(name, "block_push", preset, sac, out, progress=False)
+    # Resumed from the checkpoint: counters continue, no episode collected twice.
+    assert second == {"env_steps": 300, "updates": 6, "episodes": 2}
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert meta["method"] == name and meta["env_steps"] == 300 and meta["compute"]["wall_s"] > 0
+    evals = [json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines()]
+    assert [e["env_steps"] for e in evals] == [150, 300]
+    assert evals[1]["wall_s"] >= evals[0]["wall_s"]
+    assert any(p.name.startswith("events.out.tfevents") for p in (out / "tb").iterdir())
