@@ -66,6 +66,7 @@ class Frame:
     rgb: np.ndarray  # uint8 (H, W, 3)
     received: float  # seconds, node clock
     stamp: float  # seconds, header stamp (acquisition time)
+    during_trial: bool  # arrived while RUNNING: only such frames count as dropped when unused
 
 
 @dataclass
@@ -99,9 +100,9 @@ class PolicyController:
 
     def on_image(self, rgb: np.ndarray, received: float, stamp: float) -> None:
         self.counters.images += 1
-        if not self._frame_used and self.mode is Mode.RUNNING:
+        if not self._frame_used and self.frame.during_trial:
             self.counters.dropped += 1
-        self.frame, self._frame_used = Frame(rgb, received, stamp), False
+        self.frame, self._frame_used = Frame(rgb, received, stamp, self.mode is Mode.RUNNING), False
 
     def on_malformed(self, reason: str, detail: str) -> None:
         self.counters.malformed += 1

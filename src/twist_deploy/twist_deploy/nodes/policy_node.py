@@ -110,7 +110,7 @@ class PolicyNode(Node):
             rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data, msg.is_bigendian)
         except MalformedImage as exc:
             self.ctl.on_malformed(exc.reason, str(exc))
-            self.get_logger().warn(f"dropped malformed image: {exc}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"dropped malformed image: {exc}", throttle_duration_sec=2.0)
             return
         self.ctl.on_image(rgb, self.now(), stamp_to_sec(msg.header.stamp))
         self.tick()
@@ -149,7 +149,7 @@ class PolicyNode(Node):
     def watchdog(self) -> None:
         was_stale = self.ctl.stale
         if self.ctl.watchdog(self.now()) and not was_stale:
-            self.get_logger().warn("no fresh image or pose: holding")
+            self.get_logger().warning("no fresh image or pose: holding")
             self.publish_status()
 
     def publish_status(self) -> None:

@@ -20,7 +20,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool, Float64
-from std_srvs.srv import Trigger
+from std_srvs.srv import SetBool, Trigger
 
 from twist_sim import make_env
 from twist_sim.nodes import adapters
@@ -76,6 +76,9 @@ class SimTwin(Node):
         )
         self.create_subscription(PointStamped, "/clicked_point", self.on_goal, 10)
         self.create_service(Trigger, "~/reset", self.on_reset)
+        # Fault injection: a camera that stops delivering frames (cable, driver crash).
+        self.camera_on = True
+        self.create_service(SetBool, "~/set_camera", self.on_set_camera)
         # MuJoCo's EGL context belongs to the thread that made it: one thread owns the env and
         # steps it on a fixed schedule; ROS callbacks only hand it requests.
         self.running = True
@@ -135,6 +138,11 @@ class SimTwin(Node):
         )
         return response
 
+    def on_set_camera(self, request, response):
+        self.camera_on = bool(request.data)
+        response.success, response.message = True, f"camera {'on' if self.camera_on else 'off'}"
+        return response
+
     def on_command(self, msg) -> None:
         with self.lock:
             try:
@@ -173,13 +181,14 @@ class SimTwin(Node):
 
     def publish(self) -> None:
         stamp = self.get_clock().now().to_msg()
-        image = np.ascontiguousarray(self.obs["image"])
-        h, w = image.shape[:2]
-        msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=3 * w)
-        msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame"]
-        msg.data = image.tobytes()
-        self.image_pub.publish(msg)
-        self.info_pub.publish(self.camera_info(stamp, h, w))
+        if self.camera_on:
+            image = np.ascontiguousarray(self.obs["image"])
+            h, w = image.shape[:2]
+            msg = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=3 * w)
+            msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame"]
+            msg.data = image.tobytes()
+            self.image_pub.publish(msg)
+            self.info_pub.publish(self.camera_info(stamp, h, w))
         pose = PoseStamped()
         pose.header.stamp, pose.header.frame_id = stamp, self.p["base_frame"]
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (

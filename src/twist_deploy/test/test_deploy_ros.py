@@ -1,0 +1,179 @@
+"""The deploy graph over real DDS on loopback: sim twin + policy node + trial manager.
+
+The policy is a real StudentPolicy from a debug bundle (untrained, so outcomes are not the point:
+the invariants, holds, gating and records are).
+"""
+
+import csv
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import PoseStamped
+from mcap_ros2.reader import read_ros2_messages
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_srvs.srv import SetBool
+from twist_deploy.nodes.graph import Graph
+from twist_deploy.safety import SafetyConfig, WorkspaceBox, check_command
+
+PERIOD = 0.1  # the task's 10 Hz
+
+
+@pytest.fixture
+def graph(bundle, domain_id, tmp_path):
+    g = Graph("block_push", bundle, domain_id=domain_id, session_dir=tmp_path / "runs")
+    yield g
+    g.shutdown()
+
+
+def wait_until(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)
+
+
+def assert_invariants(sim, cfg: SafetyConfig, stale_timeout_s: float) -> None:
+    """Every command the sim twin received is safe with respect to a pose it had published
+    within the stale timeout before receipt (the pose the policy measured)."""
+    published = list(sim.published)
+    assert sim.received
+    for t_recv, _, target in sim.received:
+        assert np.all(np.isfinite(target)) and cfg.box.contains(target)
+        candidates = [p for t, p in published if t_recv - stale_timeout_s <= t <= t_recv]
+        assert any(check_command(p, target, cfg) is None for p in candidates), f"unsafe command {target}"
+
+
+def command_stamps(g: Graph) -> list[float]:
+    stamps = []
+    g.operator.create_subscription(
+        PoseStamped,
+        "/target_pose",
+        lambda m: stamps.append(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec),
+        50,
+    )
+    return stamps
+
+
+def test_closed_loop_trial_records_and_stays_safe(graph):
+    graph.run_trials(1)
+    state = graph.state()
+    assert state["trial"] == 1 and state["steps"] == 150 and state["outcome"] in ("success", "failure")
+    assert len(graph.sim.received) == 150
+    box = WorkspaceBox(
+        *(tuple(graph.policy.get_parameter(n).value) for n in ("workspace_low", "workspace_high"))
+    )
+    assert_invariants(graph.sim, SafetyConfig(box=box), stale_timeout_s=0.5)
+
+    session = graph.trials.session
+    rows = list(csv.DictReader((session / "session.csv").open()))
+    assert len(rows) == 1 and rows[0]["outcome"] == state["outcome"] and rows[0]["steps"] == "150"
+    assert rows[0]["notes"] == "privileged sim state"
+    bag = session / "trial_001" / "trial_001_0.mcap"
+    topics: dict[str, int] = {}
+    for m in read_ros2_messages(bag):
+        topics[m.channel.topic] = topics.get(m.channel.topic, 0) + 1
+        if m.channel.topic == "/target_pose":
+            assert m.ros_msg.header.frame_id == "base"
+    assert topics["/target_pose"] == 150
+    for topic in ("/camera/camera/color/image_raw", "/current_pose", "/diagnostics", "/twist_policy/status"):
+        assert topics.get(topic, 0) > 0, topic
+    assert (session / "trial_001" / "metadata.yaml").is_file()
+
+
+def test_no_command_outside_trial_and_abort_stops_at_once(graph):
+    stamps = command_stamps(graph)
+    time.sleep(1.5)
+    assert not graph.sim.received and not stamps, "commands sent while idle"
+    graph.start_trial()
+    wait_until(lambda: len(stamps) >= 10, 10.0, "commands during the trial")
+    ok, msg = graph.call("abort")
+    t_abort = time.time()
+    assert ok, msg
+    n_at_abort = len(stamps)
+    time.sleep(1.0)
+    assert max(stamps) <= t_abort, "a command was stamped after the abort answered"
+    assert len(stamps) <= n_at_abort + 1  # at most one already in flight
+    assert graph.state()["outcome"] == "aborted" and graph.policy.ctl.mode.value == "holding"
+    n_after = len(graph.sim.received)
+    time.sleep(0.5)
+    assert len(graph.sim.received) == n_after
+
+
+def test_camera_stops_mid_trial_holds_within_timeout(graph):
+    camera = graph.operator.create_client(SetBool, "/twist_sim/set_camera")
+    graph.start_trial()
+    wait_until(lambda: graph.policy.ctl.steps >= 5, 10.0, "first commands")
+    assert camera.wait_for_service(timeout_sec=5.0)
+    camera.call_async(SetBool.Request(data=False))
+    timeout = graph.policy.ctl.cfg.stale_timeout_s
+    n_off = len(graph.sim.received)
+    wait_until(lambda: graph.policy.ctl.stale, timeout + 2.0, "stale hold")
+    n_held = len(graph.sim.received)
+    assert n_held <= n_off + 1  # no frame, no command: the hold starts with the last frame
+    time.sleep(0.7)
+    assert len(graph.sim.received) == n_held, "commands while the camera is silent"
+    level, message, values = graph.policy.ctl.diagnostics()
+    assert level == 1 and "stale" in message and int(values["stale_ticks"]) > 0
+    camera.call_async(SetBool.Request(data=True))
+    wait_until(lambda: len(graph.sim.received) > n_held + 3, 5.0, "resume after the camera returns")
+    assert graph.policy.ctl.mode.value == "running" and not graph.policy.ctl.stale
+
+
+def test_nan_model_output_holds_and_enters_error(graph):
+    graph.start_trial()
+    wait_until(lambda: graph.policy.ctl.steps >= 5, 10.0, "first commands")
+    # Poison the loaded weights of the real policy: its next step returns NaN.
+    for p in graph.policy.policy.actor.parameters():
+        p.data.fill_(float("nan"))
+    n_poisoned = len(graph.sim.received)
+    state = graph.wait_for(lambda s: s["state"] == "error", 5.0)
+    assert state["outcome"] == "error" and "non-finite" in state["reason"]
+    assert graph.policy.ctl.mode.value == "error"
+    time.sleep(0.5)
+    assert len(graph.sim.received) <= n_poisoned + 1  # at most one computed before the poison
+    assert graph.policy.ctl.diagnostics()[0] == 2
+    ok, msg = graph.call("start")
+    assert not ok and "reset" in msg  # waits for the operator
+    assert graph.call("reset")[0] and graph.state()["state"] == "idle"
+
+
+def test_malformed_images_are_counted_and_dropped(graph):
+    pub = graph.operator.create_publisher(Image, "/camera/camera/color/image_raw", qos_profile_sensor_data)
+    graph.start_trial()
+    wait_until(lambda: graph.policy.ctl.steps >= 3, 10.0, "first commands")
+    bad = [
+        Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
+        Image(height=0, width=4, encoding="rgb8", step=12, data=b""),
+        Image(height=4, width=4, encoding="rgb8", step=10, data=bytes(40)),
+        Image(height=4, width=4, encoding="rgb8", step=12, data=b""),
+    ]
+    for msg in bad * 3:
+        pub.publish(msg)
+        time.sleep(0.03)
+    wait_until(lambda: graph.policy.ctl.counters.malformed >= 8, 5.0, "malformed frames counted")
+    reasons = graph.policy.ctl.counters.malformed_reasons
+    assert set(reasons) == {"encoding", "size", "step", "data"}
+    steps = graph.policy.ctl.steps
+    wait_until(lambda: graph.policy.ctl.steps >= steps + 5, 5.0, "node keeps commanding")
+    assert graph.policy.ctl.mode.value == "running"
+    values = graph.policy.ctl.diagnostics()[2]
+    assert int(values["malformed_frames"]) == graph.policy.ctl.counters.malformed
+
+
+def test_wrong_or_mismatching_bundle_refuses_to_start(bundle, domain_id, tmp_path):
+    with pytest.raises(ValueError, match="bundle"):
+        Graph("block_push", tmp_path / "missing", domain_id=domain_id, session_dir=tmp_path)
+    with pytest.raises(ValueError, match="task"):
+        Graph("block_lift", bundle, domain_id=domain_id, session_dir=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from twist_deploy.nodes.policy_node import main; main()",
+         "--ros-args", "-p", f"bundle:={tmp_path / 'missing'}"],
+        capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "ROS_DOMAIN_ID": str(domain_id)},
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "refusing to start" in proc.stderr and "missing" in proc.stderr
