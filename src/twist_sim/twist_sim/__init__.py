@@ -11,6 +11,9 @@ import os
 # Headless rendering must be chosen before mujoco is first imported.
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+# Mesa's software rasteriser: a 64x64 frame is too small to gain from its worker threads (they
+# cost more than they save); parallelism comes from one simulator worker per core instead.
+os.environ.setdefault("LP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
 

@@ -38,7 +38,7 @@ LIFT_MIN_Z = 0.025
 JOINT_LIMIT_MARGIN = 0.02  # rad kept clear of each Panda joint limit
 # Site frame pointing down, fingers opening along world y (columns: site x, y, z axes in world).
 EE_DOWN = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
-IK_ITERATIONS = 3
+IK_ITERATIONS = 2
 # The Panda "ready" posture in this model's joint conventions (link6/link7 carry the offsets).
 HOME_GUESS = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 0.0, 0.0])
 
@@ -57,7 +57,7 @@ class EnvConfig:
     image_size: int = 64
     render_image: bool = True
     control_hz: float = 10.0
-    physics_dt: float = 0.005
+    physics_dt: float = 0.0025
     dr_config: str | None = None
     ik_damping: float = 0.05
 
@@ -262,7 +262,7 @@ class TwistMujocoEnv(gym.Env):
         mujoco.mj_jacSite(m, d, jacp, jacr, self._site)
         jac = np.vstack([jacp[:, self._dadr], jacr[:, self._dadr]])
         rot = d.site_xmat[self._site].reshape(3, 3)
-        err_rot = 0.5 * sum(np.cross(rot[:, i], EE_DOWN[:, i]) for i in range(3))
+        err_rot = 0.5 * np.cross(rot.T, EE_DOWN.T).sum(axis=0)
         err = np.concatenate([target - d.site_xpos[self._site], err_rot])
         dq = jac.T @ np.linalg.solve(jac @ jac.T + self.cfg.ik_damping**2 * np.eye(6), err)
         # The 7th degree of freedom drifts towards the home posture. The exact null-space

@@ -10,7 +10,7 @@ plane z = 0 and the Panda base stands on it at the origin.
 
 Reset regions (uniform):
   cube centre x in [0.45, 0.60] m, y in [-0.15, 0.15] m, resting on the table, yaw in [-45, 45] deg.
-  push goal x in [0.45, 0.65] m, y in [-0.18, 0.18] m, on the table, at least 10 cm from the cube.
+  push goal x in [0.45, 0.60] m, y in [-0.15, 0.15] m, on the table, at least 10 cm from the cube.
   lift goal: the cube's reset xy, LIFT_HEIGHT_M above its resting height (what "lifted" means).
   The end effector starts at HOME_EE_POS with the hand/peg pointing down.
 
@@ -47,8 +47,8 @@ WORKSPACE_HIGH = (0.75, 0.30, 0.35)
 
 CUBE_REGION_LOW = (0.45, -0.15)
 CUBE_REGION_HIGH = (0.60, 0.15)
-GOAL_REGION_LOW = (0.45, -0.18)
-GOAL_REGION_HIGH = (0.65, 0.18)
+GOAL_REGION_LOW = (0.45, -0.15)
+GOAL_REGION_HIGH = (0.60, 0.15)
 MIN_GOAL_DIST_M = 0.10
 CUBE_YAW_RANGE = (-np.pi / 4, np.pi / 4)
 
