@@ -145,7 +145,9 @@ def test_nan_model_output_holds_and_enters_error(graph):
 def test_malformed_images_are_counted_and_dropped(graph):
     pub = graph.operator.create_publisher(Image, "/camera/camera/color/image_raw", qos_profile_sensor_data)
     graph.start_trial()
-    wait_until(lambda: graph.policy.ctl.steps >= 3, 10.0, "first commands")
+    wait_until(
+        lambda: graph.policy.ctl.steps >= 3 and pub.get_subscription_count() > 0, 10.0, "first commands"
+    )
     bad = [
         Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
         Image(height=0, width=4, encoding="rgb8", step=12, data=b""),
