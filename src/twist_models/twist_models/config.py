@@ -83,6 +83,9 @@ class TeacherConfig:
         batch_size * seq_len (0 = all of them, as DreamerV3; fewer makes updates cheaper).
     model_lr, actor_lr, critic_lr: Adam learning rates; grad_clip: global norm clip.
     kl_free: free bits (nats) of the KL terms; kl_dyn, kl_rep: KL balancing weights.
+    recon_weight, reward_weight: weights of the decoder and reward losses. Privileged state
+        moves 2 cm per step at most: centimetre precision needs a recon weight well above 1
+        and few free bits, or the prior never learns what actions do.
     gamma, lam: discount and lambda of the lambda-returns.
     entropy: weight of the actor's entropy regulariser.
     return_decay: EMA decay of the 5th/95th return percentiles used to normalise returns.
@@ -105,6 +108,8 @@ class TeacherConfig:
     kl_free: float = 1.0
     kl_dyn: float = 0.5
     kl_rep: float = 0.1
+    recon_weight: float = 1.0
+    reward_weight: float = 1.0
     gamma: float = 0.99
     lam: float = 0.95
     entropy: float = 3e-4
@@ -120,6 +125,7 @@ class TeacherConfig:
         _positive(self, "actor_lr", "critic_lr", "grad_clip", "eval_every", "eval_episodes")
         _positive(self, "checkpoint_every", "slow_critic_every", "return_decay")
         _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
+        _non_negative(self, "recon_weight", "reward_weight")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
 
 

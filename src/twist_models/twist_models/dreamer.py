@@ -77,7 +77,7 @@ class WorldModel(nn.Module):
         reward = (self.reward(feat).squeeze(-1) - symlog(batch["reward"])).pow(2)
         cont = bernoulli_nll(self.cont(feat).squeeze(-1), 1.0 - batch["is_terminal"].float())
         kl_loss, kl = kl_balance(post["logits"], prior["logits"], cfg.kl_free, cfg.kl_dyn, cfg.kl_rep)
-        loss = (recon + reward + cont + kl_loss).mean()
+        loss = (cfg.recon_weight * recon + cfg.reward_weight * reward + cont + kl_loss).mean()
         metrics = {"wm/loss": loss, "wm/recon": recon.mean(), "wm/reward": reward.mean(), "wm/kl": kl.mean()}
         return loss, post, metrics
 
