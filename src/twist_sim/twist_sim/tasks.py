@@ -39,11 +39,11 @@ DEFAULT_CONTROL_HZ = 10.0
 CUBE_HALF_M = 0.02
 PUSH_SUCCESS_RADIUS_M = 0.05
 LIFT_HEIGHT_M = 0.10
-HOME_EE_POS = (0.40, 0.0, 0.20)
+HOME_EE_POS = (0.45, 0.0, 0.20)
 # Commanded targets are clipped into this box (robot base frame, metres): the arm cannot be
 # driven through the table or out of the camera's view.
-WORKSPACE_LOW = (0.25, -0.30, 0.015)
-WORKSPACE_HIGH = (0.75, 0.30, 0.35)
+WORKSPACE_LOW = (0.32, -0.30, 0.015)
+WORKSPACE_HIGH = (0.70, 0.30, 0.30)
 
 CUBE_REGION_LOW = (0.45, -0.15)
 CUBE_REGION_HIGH = (0.60, 0.15)
