@@ -116,3 +116,13 @@ def test_suite_rejects_unknown_methods(tmp_path):
     suite.write_text(yaml.safe_dump({"runs": [{"method": "ppo", "task": "block_push", "path": "x"}]}))
     with pytest.raises(ValueError, match="method"):
         load_suite(suite)
+
+
+def test_negative_oracle_returns_are_not_normalised():
+    rows = [{**r, "return": -r["return"]} for r in FIXED]
+    with pytest.raises(ValueError, match="positive reference"):
+        normalised_score_matrices(rows)
+    from twist_models.eval_suite import summarise
+
+    summary = summarise(rows, reps=50)
+    assert "normalised" not in summary and "positive reference" in summary["normalised_skipped"]

@@ -196,8 +196,10 @@ def normalised_score_matrices(
     tasks = sorted(scores[reference])
     ref = {task: float(np.mean(list(scores[reference][task].values()))) for task in tasks}
     for task, value in ref.items():
-        if abs(value) < 1e-8:
-            raise ValueError(f"reference {reference!r} has mean return {value} on {task!r}; cannot normalise")
+        # A ratio to a negative or zero reference inverts the ranking (worse looks better).
+        if value <= 1e-8:
+            raise ValueError(f"reference {reference!r} has mean return {value} on {task!r}; "
+                             "normalising needs a positive reference")  # fmt: skip
     out = {}
     for method, per_task in scores.items():
         if not all(task in per_task for task in tasks):
@@ -252,7 +254,11 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
     summary["success"] = success_table(rows, list(BLOCK_TASKS))
     methods = {r["method"] for r in rows}
     if "oracle" in methods:
-        matrices, tasks = normalised_score_matrices(rows)
+        try:
+            matrices, tasks = normalised_score_matrices(rows)
+        except ValueError as err:
+            summary["normalised_skipped"] = str(err)
+            return summary
         summary["normalised"] = {"tasks": tasks, "scores": {m: v.tolist() for m, v in matrices.items()},
                                  "intervals": interval_estimates(matrices, reps, seed)}  # fmt: skip
     return summary
