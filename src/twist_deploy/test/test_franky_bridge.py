@@ -4,7 +4,6 @@ delta in the base frame, within 2 mm, and keeps the orientation."""
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
-from twist_deploy.nodes.common import SENSOR_QOS
+from twist_deploy.nodes.common import SENSOR_QOS, spin_in_thread
 
 TOLERANCE_M = 0.002
 HOST = "127.0.0.31"
@@ -58,8 +57,7 @@ def bridge(franky_sim, domain_id):
     executor = MultiThreadedExecutor(num_threads=2, context=ctx)
     executor.add_node(node)
     executor.add_node(client)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    spin_in_thread(executor)
     yield node, pub, poses
     executor.shutdown(timeout_sec=2.0)
     node.destroy_node()

@@ -1,7 +1,6 @@
 """RealSense capture through the real SDK: frames injected with rs.software_device come out of the
 node as sensor_msgs/Image + CameraInfo on the driver's topics, pixel for pixel."""
 
-import threading
 import time
 
 import numpy as np
@@ -13,7 +12,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 from twist_deploy.images import decode_image
-from twist_deploy.nodes.common import SENSOR_QOS
+from twist_deploy.nodes.common import SENSOR_QOS, spin_in_thread
 from twist_deploy.realsense import ColorCamera, ColorStreamConfig
 
 W, H, FPS = 64, 48, 30
@@ -81,7 +80,7 @@ def test_node_publishes_injected_frames(domain_id):
     executor = MultiThreadedExecutor(num_threads=2, context=ctx)
     executor.add_node(node)
     executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spin_in_thread(executor)
     try:
         deadline = time.monotonic() + 5.0
         while node.image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:

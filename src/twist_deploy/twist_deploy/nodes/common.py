@@ -50,3 +50,18 @@ def call_trigger(client, timeout_s: float = 5.0) -> tuple[bool, str]:
         return False, f"service {client.srv_name} did not answer within {timeout_s} s"
     result = future.result()
     return result.success, result.message
+
+
+def spin_in_thread(executor) -> threading.Thread:
+    """Spin `executor` on a daemon thread that ends quietly when its context shuts down."""
+    from rclpy.executors import ExternalShutdownException
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    thread = threading.Thread(target=spin, daemon=True, name="ros_executor")
+    thread.start()
+    return thread

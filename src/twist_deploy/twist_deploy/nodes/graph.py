@@ -20,7 +20,7 @@ from std_srvs.srv import Trigger
 from tqdm import tqdm
 from twist_sim.nodes.sim_twin import SimTwin
 
-from twist_deploy.nodes.common import LATCHED_QOS, call_trigger
+from twist_deploy.nodes.common import LATCHED_QOS, call_trigger, spin_in_thread
 from twist_deploy.nodes.policy_node import PolicyNode
 from twist_deploy.nodes.trial_manager import TrialManager
 from twist_deploy.params import config_dir, load_params
@@ -75,8 +75,7 @@ class Graph:
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         for node in self.nodes:
             self.executor.add_node(node)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._thread = spin_in_thread(self.executor)
 
     def _add(self, node):
         self.nodes.append(node)
@@ -132,6 +131,9 @@ class Graph:
     def shutdown(self) -> None:
         if hasattr(self, "executor"):
             self.executor.shutdown(timeout_sec=2.0)
+            self._thread.join(timeout=2.0)
+            for node in self.nodes:
+                self.executor.remove_node(node)
         for node in reversed(self.nodes):
             if isinstance(node, TrialManager):
                 node.close_bag()

@@ -1,6 +1,7 @@
 """Trial manager: operator services, trial lifecycle, per-trial MCAP bags and the session CSV.
 
 Services (std_srvs/Trigger): ~/start, ~/abort, ~/reset, ~/mark_success, ~/mark_failure.
+Each trial's bag runs from start to the operator's reset, so it also records the hold after the end.
 The policy node is held synchronously before ~/abort answers, so no command is stamped after it.
 """
 
@@ -106,6 +107,7 @@ class TrialManager(Node):
             if not ok:
                 return _answer(response, False, f"policy refused to start: {msg}")
             trial = self.machine.start(time.time())
+            self.close_bag()
             if self.p["record_bag"]:
                 self.bag = BagWriter(self.session / f"trial_{trial.index:03d}")
                 for topic, (_, type_name, _) in self.topics.items():
@@ -149,7 +151,6 @@ class TrialManager(Node):
                 self.machine.fail(time.time(), status["reason"])
                 self.close_trial()
             elif self.machine.step(status["steps"], time.time()):
-                self.close_bag()
                 if self.success is not None:
                     self.machine.mark(
                         "success" if self.success else "failure", time.time(), "privileged sim state"
@@ -158,7 +159,8 @@ class TrialManager(Node):
             self.publish_state()
 
     def close_trial(self) -> None:
-        self.close_bag()
+        # The bag stays open until reset: the last command may still be in flight behind the
+        # status that ended the trial, and the hold after it belongs to the record too.
         write_session_csv(self.session / "session.csv", self.machine.trials)
         self.publish_state()
 
