@@ -22,7 +22,7 @@ def frames(task: str, split: str, columns: int, image_size: int, seed: int) -> l
     dr_mode = "train" if split == "train" else "eval"
     env = make_env(task, split=split, dr_mode=dr_mode, image_size=image_size)
     expert = ScriptedExpert(env.unwrapped.task)
-    out, steps = [], (0, 30, 60)
+    out, steps = [], (0, 50, 110)
     episode = 0
     while len(out) < columns:
         obs, _ = env.reset(seed=seed + episode)

@@ -22,8 +22,8 @@ from twist_sim.tasks import CUBE_HALF_M
 # Camera: a RealSense D435i colour stream (4:3, 42 deg vertical FOV) after the shared
 # preprocessing (centre square crop) is a square image with a 42 deg field of view, so the
 # sim renders that square directly. Pose: in front of the robot, looking back at it.
-CAMERA_POS = (0.93, 0.28, 0.46)
-CAMERA_LOOKAT = (0.48, 0.0, 0.09)
+CAMERA_POS = (1.10, 0.30, 0.52)
+CAMERA_LOOKAT = (0.47, 0.0, 0.13)
 CAMERA_FOVY_DEG = 42.0
 MATERIALS = ("robot", "table", "background", "cube")
 ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))
