@@ -9,6 +9,7 @@ position servos track them over `control period / physics_dt` physics substeps.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,7 +166,14 @@ class TwistMujocoEnv(gym.Env):
     def render_camera(self) -> np.ndarray:
         """The camera image of the current state, uint8 (H, W, 3), without stepping."""
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.cfg.image_size, self.cfg.image_size)
+            try:
+                self._renderer = mujoco.Renderer(self.model, self.cfg.image_size, self.cfg.image_size)
+            except mujoco.FatalError as err:
+                raise RuntimeError(
+                    f"MuJoCo could not create a headless GL context (MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}): "
+                    "set MUJOCO_GL=egl before anything imports mujoco (source scripts/env.sh, or import "
+                    "twist_sim first), and install libegl1 libegl-mesa0 libgl1-mesa-dri"
+                ) from err
         self._renderer.update_scene(self.data, camera=self._camera)
         return self._renderer.render().copy()
 
