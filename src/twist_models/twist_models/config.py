@@ -88,6 +88,9 @@ class TeacherConfig:
         and few free bits, or the prior never learns what actions do.
     gamma, lam: discount and lambda of the lambda-returns.
     entropy: weight of the actor's entropy regulariser.
+    actor_grad: "reinforce" (DreamerV3: score function with the normalised advantage; needs
+        the model only to rank actions) or "dynamics" (DreamerV2 for continuous control:
+        backpropagate returns through the learned dynamics; needs accurate model gradients).
     return_decay: EMA decay of the 5th/95th return percentiles used to normalise returns.
     slow_critic_every, slow_critic_mix: slow-critic update period and mixing fraction.
     eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
@@ -113,6 +116,7 @@ class TeacherConfig:
     gamma: float = 0.99
     lam: float = 0.95
     entropy: float = 3e-4
+    actor_grad: str = "reinforce"
     return_decay: float = 0.99
     slow_critic_every: int = 1
     slow_critic_mix: float = 0.02
@@ -127,6 +131,10 @@ class TeacherConfig:
         _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
         _non_negative(self, "recon_weight", "reward_weight")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
+        if self.actor_grad not in ("reinforce", "dynamics"):
+            raise ValueError(
+                f"TeacherConfig.actor_grad must be 'reinforce' or 'dynamics', got {self.actor_grad!r}"
+            )
 
 
 @dataclass

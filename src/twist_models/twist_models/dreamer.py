@@ -105,15 +105,20 @@ class ActorCritic(nn.Module):
     def loss(self, wm: WorldModel, start: State, cfg: TeacherConfig, generator: torch.Generator):
         """Imagine H steps from every start (N, ...). Returns (actor loss, critic loss, metrics)."""
 
-        def policy(feat: torch.Tensor) -> torch.Tensor:
-            return self.actor.sample(feat, generator)[0]
+        raws: list[torch.Tensor] = []
 
-        states, _ = wm.rssm.imagine(start, policy, cfg.horizon, generator=generator)
-        feat = wm.rssm.feature(states)
-        reward = symexp(wm.reward(feat[1:]).squeeze(-1))
-        disc = cfg.gamma * torch.sigmoid(wm.cont(feat[1:]).squeeze(-1))
-        value = symexp(self.slow_critic(feat).squeeze(-1))
-        returns = self.lambda_returns(reward, value, disc, cfg.lam)
+        def policy(feat: torch.Tensor) -> torch.Tensor:
+            action, raw, _ = self.actor.sample(feat, generator)
+            raws.append(raw)
+            return action if cfg.actor_grad == "dynamics" else action.detach()
+
+        with torch.set_grad_enabled(cfg.actor_grad == "dynamics"):
+            states, _ = wm.rssm.imagine(start, policy, cfg.horizon, generator=generator)
+            feat = wm.rssm.feature(states)
+            reward = symexp(wm.reward(feat[1:]).squeeze(-1))
+            disc = cfg.gamma * torch.sigmoid(wm.cont(feat[1:]).squeeze(-1))
+            value = symexp(self.slow_critic(feat).squeeze(-1))
+            returns = self.lambda_returns(reward, value, disc, cfg.lam)
         weight = torch.cumprod(torch.cat([torch.ones_like(disc[:1]), disc[:-1]], 0), 0).detach()
 
         lo, hi = torch.quantile(returns.detach().flatten(), torch.tensor([0.05, 0.95], device=feat.device))
@@ -122,8 +127,13 @@ class ActorCritic(nn.Module):
         self.return_range.copy_(torch.where(first, torch.stack([lo, hi]),
                                             decay * self.return_range + (1 - decay) * torch.stack([lo, hi])))  # fmt: skip
         scale = (self.return_range[1] - self.return_range[0]).clamp(min=1.0)
-        _, entropy = self.actor.sample(feat[:-1].detach(), generator)
-        actor_loss = -(weight * (returns / scale + cfg.entropy * entropy)).mean()
+        logp, entropy = self.actor.log_prob(feat[:-1].detach(), torch.stack(raws).detach())
+        if cfg.actor_grad == "dynamics":
+            objective = returns / scale
+        else:
+            baseline = symexp(self.critic(feat[:-1].detach()).squeeze(-1)).detach()
+            objective = logp * ((returns - baseline) / scale).detach()
+        actor_loss = -(weight * (objective + cfg.entropy * entropy)).mean()
 
         pred = self.critic(feat[:-1].detach()).squeeze(-1)
         critic_loss = (weight * (pred - symlog(returns.detach())).pow(2)).mean()
@@ -169,9 +179,9 @@ class Dreamer(nn.Module):
         actor_loss, critic_loss, ac_metrics = self.ac.loss(self.wm, start, self.cfg, self.generator)
         actor_params = list(self.ac.actor.parameters())
         # Gradients only for the actor: the world model is not updated by the actor loss.
-        grads = torch.autograd.grad(actor_loss, actor_params)
+        grads = torch.autograd.grad(actor_loss, actor_params, allow_unused=True)
         for p, g in zip(actor_params, grads, strict=True):
-            p.grad = g
+            p.grad = g if g is not None else torch.zeros_like(p)
         nn.utils.clip_grad_norm_(actor_params, self.cfg.grad_clip)
         self.actor_opt.step()
         self.actor_opt.zero_grad(set_to_none=True)

@@ -171,12 +171,22 @@ class Actor(nn.Module):
         return self(feat)[0]
 
     def sample(self, feat: torch.Tensor, generator: torch.Generator | None = None):
-        """Reparameterised sample, clipped to [-1, 1]; returns (action, entropy (...,))."""
+        """Reparameterised sample. Returns (action clipped to [-1, 1], raw unclipped sample,
+        entropy (...,)); the raw sample is what `log_prob` scores."""
         mean, std = self(feat)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        action = (mean + std * noise).clamp(-1.0, 1.0)
-        entropy = (0.5 + 0.5 * torch.log(2 * torch.pi * std.pow(2))).sum(-1)
-        return action, entropy
+        raw = mean + std * noise
+        return raw.clamp(-1.0, 1.0), raw, self.entropy(std)
+
+    @staticmethod
+    def entropy(std: torch.Tensor) -> torch.Tensor:
+        return (0.5 + 0.5 * torch.log(2 * torch.pi * std.pow(2))).sum(-1)
+
+    def log_prob(self, feat: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log pi(raw | feat) (...,), entropy (...,)) for REINFORCE."""
+        mean, std = self(feat)
+        logp = torch.distributions.Normal(mean, std).log_prob(raw).sum(-1)
+        return logp, self.entropy(std)
 
 
 def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
