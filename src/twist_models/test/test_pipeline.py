@@ -46,10 +46,28 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     assert len(EpisodeDataset(tmp_path / "split" / "dataset")) == 3
 
 
-def test_end_to_end_debug_pipeline(tmp_path, capsys):
-    run = tmp_path / "teacher"
-    counters = _teacher(tmp_path, "teacher", 300)
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("teacher")
+    counters = _teacher(tmp, "teacher", 300)
     assert counters["env_steps"] == 300 and counters["episodes"] == 2
+    return tmp / "teacher"
+
+
+def test_distillation_resume_continues_exactly(teacher_run, tmp_path):
+    preset = load_preset("debug", {"distill": {"steps": 4, "checkpoint_every": 2}})
+    distil(teacher_run, preset, tmp_path / "straight", progress=False)
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), tmp_path / "split", progress=False)
+    distil(teacher_run, preset, tmp_path / "split", progress=False)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    assert a["updates"] == b["updates"] == 4
+    for key, value in a["distiller"]["student"].items():
+        assert torch.equal(value, b["distiller"]["student"][key]), key
+
+
+def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
+    run = teacher_run
     from twist_sim.dataset import EpisodeDataset
 
     data = EpisodeDataset(run / "dataset")
