@@ -32,13 +32,20 @@ def make_env(
     render_image: bool = True,
     **kwargs,
 ) -> gym.Env:
-    """One environment of `task` on `backend`. Extra kwargs go to the backend's config
+    """One environment of `task` on `backend`: a block task, or a Distracting Control task
+    (twist_sim.distracting, MuJoCo only). Extra kwargs go to the backend's config
     (MuJoCo: control_hz, physics_dt, dr_config, ik_damping; see mujoco_env.EnvConfig)."""
-    if task not in TASK_NAMES:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
     opts = dict(split=split, dr_mode=dr_mode, image_size=image_size, render_image=render_image, **kwargs)
+    if task not in TASK_NAMES:
+        # Imported only here: the DMC tasks pull in dm_control, which the block tasks never need.
+        from twist_sim.distracting import DISTRACTING_TASKS, make_distracting_env
+
+        if task not in DISTRACTING_TASKS:
+            valid = ", ".join((*TASK_NAMES, *DISTRACTING_TASKS))
+            raise ValueError(f"unknown task {task!r}; valid tasks: {valid}")
+        return make_distracting_env(task, backend=backend, **opts)
     if backend == "isaaclab":
         from twist_sim.isaaclab_backend import make_isaaclab_env
 

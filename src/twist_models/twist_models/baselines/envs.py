@@ -3,7 +3,7 @@ twist_sim.make_env and the Distracting Control tasks through twist_sim.distracti
 
 from __future__ import annotations
 
-from twist_sim.distracting import DISTRACTING_TASKS, make_distracting_env
+from twist_sim.distracting import DISTRACTING_TASKS
 
 BLOCK_TASKS = ("block_push", "block_lift")
 ALL_TASKS = BLOCK_TASKS + tuple(DISTRACTING_TASKS)
@@ -11,11 +11,8 @@ ALL_TASKS = BLOCK_TASKS + tuple(DISTRACTING_TASKS)
 
 def make_task_env(task: str, split: str, dr_mode: str, image_size: int = 64, render_image: bool = True,
                   backend: str = "mujoco"):  # fmt: skip
-    """make_env's contract for any task in ALL_TASKS."""
-    if task in DISTRACTING_TASKS:
-        return make_distracting_env(task, backend=backend, split=split, dr_mode=dr_mode,
-                                    image_size=image_size, render_image=render_image)  # fmt: skip
-    if task not in BLOCK_TASKS:
+    """make_env's contract for any task in ALL_TASKS (make_env dispatches the DMC tasks)."""
+    if task not in ALL_TASKS:
         raise ValueError(f"task must be one of {ALL_TASKS}, got {task!r}")
     from twist_sim import make_env
 
