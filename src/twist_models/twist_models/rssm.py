@@ -117,12 +117,17 @@ class RSSM(nn.Module):
             state = self.initial(batch, embed.device)
         if noise is None:
             noise = self.noise((batch, length), embed.device, generator)
-        posts, priors = [], []
+        posts = []
         for t in range(length):
-            state, prior = self.obs_step(state, action[:, t], embed[:, t], is_first[:, t], noise[:, t])
+            keep = (~is_first[:, t]).to(embed.dtype)
+            state = {k: v * keep.view(-1, *([1] * (v.dim() - 1))) for k, v in state.items()}
+            h = self._recur(state, action[:, t] * keep[:, None])
+            logits = self.posterior(h, embed[:, t])
+            state = {"h": h, "z": self.sample(logits, noise[:, t]), "logits": logits}
             posts.append(state)
-            priors.append(prior)
-        return _stack(posts, 1), _stack(priors, 1)
+        post = _stack(posts, 1)
+        # The prior does not feed the recurrence: one batched call over all steps is cheaper.
+        return post, {"h": post["h"], "logits": self.prior(post["h"])}
 
     def imagine(self, start: State, policy, horizon: int, noise: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[State, torch.Tensor]:  # fmt: skip
