@@ -88,9 +88,11 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     assert policy.step(ep["image"][0]).shape == (3,)
 
     out = tmp_path / "eval.json"
-    eval_main(["--bundle", str(bundle), "--split", "heldout", "--episodes", "1", "--json", str(out)])
+    eval_main(["--bundle", str(bundle), "--split", "heldout", "--episodes", "1", "--json", str(out),
+               "--compare-teacher", str(run)])  # fmt: skip
     result = json.loads(out.read_text())
     assert result["method"] == "twist" and result["split"] == "heldout"
     assert 0.0 <= result["success_rate"] <= 1.0 and len(result["returns"]) == 1 and result["mean_return"] < 0
+    assert 0.0 <= result["action_gap_to_teacher"] <= 2.0 and result["belief_error_m"] > 0
     eval_main(["--teacher", str(run), "--episodes", "1", "--json", str(tmp_path / "oracle.json")])
     assert json.loads((tmp_path / "oracle.json").read_text())["method"] == "oracle"

@@ -68,8 +68,14 @@ def evaluate_teacher(agent, task: str, episodes: int, split: str = "heldout", ba
 
 
 def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend: str = "mujoco",
-                    seed: int = EVAL_SEED, device: str = "cpu", progress: bool = False) -> dict:  # fmt: skip
-    """A policy bundle (TWIST student + teacher actor) on evaluation-mode DR images."""
+                    seed: int = EVAL_SEED, device: str = "cpu", progress: bool = False,
+                    teacher=None) -> dict:  # fmt: skip
+    """A policy bundle (TWIST student + teacher actor) on evaluation-mode DR images.
+
+    With `teacher` (a state Dreamer), also measures how well the student reproduces it on the
+    same states: mean |a_student - a_teacher| (the teacher filtering the privileged state
+    alongside) and the error of the belief (teacher decoder on the student latent) in metres.
+    """
     from twist_sim import make_env
 
     from .policy import StudentPolicy
@@ -77,11 +83,33 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     policy = StudentPolicy.load(bundle, device=device)
     env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
+    gaps, belief_err, carry = [], [], [None]
+    layout = policy.spec.state_layout
+
+    def reset() -> None:
+        policy.reset()
+        carry[0] = None
+
+    def act(obs: dict) -> np.ndarray:
+        action = policy.step(obs["image"])
+        if teacher is not None:
+            state = torch.as_tensor(obs["state"], device=teacher.device)[None]
+            teacher_action, carry[0] = teacher.act(state, carry[0], explore=False)
+            gaps.append(float(np.abs(action - teacher_action[0].cpu().numpy()).mean()))
+            belief = policy.belief()
+            for name in ("ee_pos", "cube_pos"):
+                a, b = layout[name]
+                belief_err.append(float(np.linalg.norm(belief[name] - obs["state"][a:b])))
+        return action
+
     try:
-        result = rollout(env, lambda obs: policy.step(obs["image"]), policy.reset, episodes, seed, progress)
+        result = rollout(env, act, reset, episodes, seed, progress)
     finally:
         env.close()
     result["task"] = policy.spec.task
+    if teacher is not None:
+        result["action_gap_to_teacher"] = float(np.mean(gaps))
+        result["belief_error_m"] = float(np.mean(belief_err))
     return result
 
 
@@ -94,6 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--backend", default="mujoco")
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help="episode i uses seed + i")
+    parser.add_argument(
+        "--compare-teacher",
+        type=Path,
+        help="with --bundle: also measure the action gap to this teacher run and the belief error",
+    )
     parser.add_argument("--json", type=Path, help="write the result here too")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
