@@ -40,12 +40,12 @@ def franky_sim(tmp_path_factory):
         proc.wait(timeout=10)
 
 
-@pytest.fixture
-def bridge(franky_sim, domain_id):
+@pytest.fixture(scope="module")
+def bridge(franky_sim):
     from twist_deploy.nodes.franky_bridge import FrankyBridge
 
     ctx = Context()
-    rclpy.init(context=ctx, domain_id=domain_id)
+    rclpy.init(context=ctx, domain_id=49)  # this package's range: 30-49
     # The franky-sim arm starts higher than the tasks' workspace: this test's box contains it.
     params = [Parameter("robot_ip", value=franky_sim), Parameter("workspace_low", value=[0.3, -0.3, 0.3]),
               Parameter("workspace_high", value=[0.8, 0.3, 0.8])]  # fmt: skip
@@ -82,11 +82,17 @@ def _settle(poses, moved_from: np.ndarray | None = None, timeout_s: float = 10.0
     raise TimeoutError("pose did not settle")
 
 
+def _wait_matched(pub, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while pub.get_subscription_count() == 0:
+        assert time.monotonic() < deadline, "bridge never subscribed"
+        time.sleep(0.05)
+
+
 def test_moves_by_commanded_delta_in_base_frame(bridge):
     node, pub, poses = bridge
     start = _settle(poses)
-    while pub.get_subscription_count() == 0:
-        time.sleep(0.05)
+    _wait_matched(pub)
     _, quat0 = node.measured()
     for delta in (np.array([0.02, -0.01, 0.015]), np.array([-0.01, 0.02, -0.02])):
         msg = PoseStamped()
@@ -106,8 +112,7 @@ def test_moves_by_commanded_delta_in_base_frame(bridge):
 def test_rejects_unsafe_target(bridge):
     node, pub, poses = bridge
     start = _settle(poses)
-    while pub.get_subscription_count() == 0:
-        time.sleep(0.05)
+    _wait_matched(pub)
     msg = PoseStamped()
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (
         float(v) for v in start + [0.05, 0.0, 0.0]

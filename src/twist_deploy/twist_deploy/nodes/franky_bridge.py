@@ -70,6 +70,15 @@ class FrankyBridge(Node):
             self.get_logger().error(f"motion failed ({exc}); recovering")
             self.robot.recover_from_errors()
 
+    def destroy_node(self):
+        # Finish the running motion and drop the libfranka connection so the robot accepts the next client.
+        try:
+            self.robot.join_motion(timeout=5.0)
+        except franky.ControlException as exc:
+            self.get_logger().error(f"last motion failed: {exc}")
+        del self.robot
+        return super().destroy_node()
+
     def publish_pose(self) -> None:
         position, quat = self.measured()
         msg = PoseStamped()
