@@ -132,9 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.bundle is not None:
-        result = evaluate_bundle(
-            args.bundle, args.episodes, args.split, args.backend, args.seed, progress=True
-        )
+        teacher = None
+        if args.compare_teacher is not None:
+            from .checkpoint import load_teacher
+
+            teacher = load_teacher(args.compare_teacher)[0]
+        result = evaluate_bundle(args.bundle, args.episodes, args.split, args.backend, args.seed, progress=True,
+                                 teacher=teacher)  # fmt: skip
         result.update(method="twist", source=str(args.bundle))
     else:
         from .checkpoint import load_teacher
