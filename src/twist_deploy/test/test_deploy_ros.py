@@ -37,15 +37,26 @@ def wait_until(predicate, timeout_s: float, what: str):
         time.sleep(0.02)
 
 
-def assert_invariants(sim, cfg: SafetyConfig, stale_timeout_s: float) -> None:
+def assert_invariants(sim, cfg: SafetyConfig, stale_timeout_s: float, velocity: bool = False) -> None:
     """Every command the sim twin received is safe with respect to a pose it had published
-    within the stale timeout before receipt (the pose the policy measured)."""
+    within the stale timeout before receipt (the pose the policy measured). A velocity command
+    carries only the delta: it is checked as that delta applied to the measured pose."""
     published = list(sim.published)
     assert sim.received
-    for t_recv, _, target in sim.received:
-        assert np.all(np.isfinite(target)) and cfg.box.contains(target)
+    for t_recv, ee_recv, target in sim.received:
+        assert np.all(np.isfinite(target))
         candidates = [p for t, p in published if t_recv - stale_timeout_s <= t <= t_recv]
-        assert any(check_command(p, target, cfg) is None for p in candidates), f"unsafe command {target}"
+        if velocity:
+            ok = any(check_command(p, p + (target - ee_recv), cfg) is None for p in candidates)
+        else:
+            ok = cfg.box.contains(target) and any(check_command(p, target, cfg) is None for p in candidates)
+        assert ok, f"unsafe command {target}"
+
+
+def policy_safety(g: Graph) -> SafetyConfig:
+    """The limits the policy node was launched with (from config/deploy*.yaml)."""
+    box = WorkspaceBox(*(tuple(g.policy.get_parameter(n).value) for n in ("workspace_low", "workspace_high")))
+    return SafetyConfig(box=box)
 
 
 def command_stamps(g: Graph) -> list[float]:
@@ -181,3 +192,22 @@ def test_wrong_or_mismatching_bundle_refuses_to_start(bundle, domain_id, tmp_pat
     )  # fmt: skip
     assert proc.returncode == 2
     assert "refusing to start" in proc.stderr and "missing" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "task, interface", [("block_push", "multipanda"), ("block_push", "twist"), ("block_lift", "pose")]
+)
+def test_other_interfaces_and_lift_close_the_loop(task, interface, domain_id, tmp_path):
+    from twist_models.testing import make_debug_bundle
+
+    bundle = make_debug_bundle(tmp_path / "bundle", task=task, seed=1)
+    g = Graph(task, bundle, domain_id=domain_id, session_dir=tmp_path / "runs", interface=interface)
+    try:
+        g.start_trial()
+        wait_until(lambda: len(g.sim.received) >= 10, 10.0, "commands reach the sim")
+        assert g.call("abort")[0]
+        assert_invariants(g.sim, policy_safety(g), stale_timeout_s=0.5, velocity=interface == "twist")
+        if task == "block_lift":
+            assert g.policy.gripper_pub is not None and -1.0 <= g.sim.gripper <= 1.0
+    finally:
+        g.shutdown()
