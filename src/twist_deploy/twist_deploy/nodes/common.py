@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
@@ -65,3 +66,12 @@ def spin_in_thread(executor) -> threading.Thread:
     thread = threading.Thread(target=spin, daemon=True, name="ros_executor")
     thread.start()
     return thread
+
+
+def diagnostic_array(name: str, level: int, message: str, values: dict[str, str], stamp) -> DiagnosticArray:
+    """One diagnostic_msgs status (level 0 OK, 1 WARN, 2 ERROR) as a /diagnostics message."""
+    status = DiagnosticStatus(level=bytes([level]), name=name, message=message, hardware_id=name)
+    status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = stamp
+    return array

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from geometry_msgs.msg import Point
-from visualization_msgs.msg import Marker
+from visualization_msgs.msg import Marker, MarkerArray
 
 
 def _marker(ns: str, kind: int, frame: str, stamp, rgba, scale) -> Marker:
@@ -49,3 +49,16 @@ def text(ns: str, frame: str, stamp, position, message: str, rgba=(1.0, 1.0, 1.0
     m.type, m.text = Marker.TEXT_VIEW_FACING, message
     m.scale.z = 0.04
     return m
+
+
+def operator_view(frame: str, stamp, box, target, belief: dict, goal) -> MarkerArray:
+    """Workspace box, commanded target (yellow), the student's belief decoded by the teacher's
+    state decoder (green end effector, blue cube) and the clicked goal (red)."""
+    out = MarkerArray()
+    out.markers.append(box_edges("workspace", frame, stamp, box.low, box.high))
+    out.markers.append(sphere("target", frame, stamp, target, (1.0, 0.8, 0.0, 1.0), 0.02))
+    out.markers.append(sphere("belief_ee", frame, stamp, belief["ee_pos"], (0.2, 1.0, 0.2, 0.6)))
+    out.markers.append(cube("belief_cube", frame, stamp, belief["cube_pos"], (0.2, 0.4, 1.0, 0.6)))
+    if goal is not None:
+        out.markers.append(sphere("goal", frame, stamp, goal, (1.0, 0.0, 0.0, 0.8), 0.05))
+    return out

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import rclpy
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -25,7 +25,7 @@ from visualization_msgs.msg import MarkerArray
 from twist_deploy.control import ControlConfig, PolicyController
 from twist_deploy.images import MalformedImage, decode_image
 from twist_deploy.nodes import markers
-from twist_deploy.nodes.common import SENSOR_QOS, declare, stamp_to_sec
+from twist_deploy.nodes.common import SENSOR_QOS, declare, diagnostic_array, stamp_to_sec
 from twist_deploy.safety import SafetyConfig, WorkspaceBox
 
 DEFAULTS = {
@@ -162,26 +162,16 @@ class PolicyNode(Node):
         self.status_pub.publish(String(data=json.dumps(status)))
 
     def publish_markers(self, target) -> None:
-        stamp, f, out = self.get_clock().now().to_msg(), self.frame, MarkerArray()
-        box = self.ctl.cfg.safety.box
-        out.markers.append(markers.box_edges("workspace", f, stamp, box.low, box.high))
-        out.markers.append(markers.sphere("target", f, stamp, target, (1.0, 0.8, 0.0, 1.0), 0.02))
-        belief = self.policy.belief()
-        out.markers.append(markers.sphere("belief_ee", f, stamp, belief["ee_pos"], (0.2, 1.0, 0.2, 0.6)))
-        out.markers.append(markers.cube("belief_cube", f, stamp, belief["cube_pos"], (0.2, 0.4, 1.0, 0.6)))
-        if self.goal is not None:
-            out.markers.append(markers.sphere("goal", f, stamp, self.goal, (1.0, 0.0, 0.0, 0.8), 0.05))
-        self.marker_pub.publish(out)
+        box, stamp = self.ctl.cfg.safety.box, self.get_clock().now().to_msg()
+        self.marker_pub.publish(
+            markers.operator_view(self.frame, stamp, box, target, self.policy.belief(), self.goal)
+        )
 
     def publish_diagnostics(self) -> None:
         level, message, values = self.ctl.diagnostics()
-        status = DiagnosticStatus(
-            level=bytes([level]), name="twist_policy", message=message, hardware_id="twist_policy"
+        self.diag_pub.publish(
+            diagnostic_array("twist_policy", level, message, values, self.get_clock().now().to_msg())
         )
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diag_pub.publish(array)
 
 
 def main(args=None) -> None:
