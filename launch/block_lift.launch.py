@@ -6,10 +6,9 @@ ros2 launch twist_deploy block_lift.launch.py bundle:=/path/to/lift_bundle [use_
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-
-from launch import LaunchDescription
 
 
 def generate_launch_description():

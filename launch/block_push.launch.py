@@ -13,11 +13,10 @@ twist-bringup starts the same graph from Python where `ros2 launch` is not insta
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
 
 ARGUMENTS = {
     "task": ("block_push", "block_push | block_lift"),
