@@ -88,3 +88,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "bash scripts/demo.sh" in readme and "bash scripts/test.sh" in readme
     ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln and not ln.startswith("#")]
     assert ci[-1] == "exec bash scripts/test.sh"
+
+
+def test_deploy_workspace_box_matches_the_simulated_task() -> None:
+    """The sim twin and the policy node must agree on the box the safety module enforces."""
+    import yaml
+    from twist_sim.tasks import WORKSPACE_HIGH, WORKSPACE_LOW
+
+    params = yaml.safe_load((ROOT / "config" / "deploy.yaml").read_text())
+    policy = next(
+        v["ros__parameters"] for v in params.values() if "workspace_low" in v.get("ros__parameters", {})
+    )
+    assert policy["workspace_low"] == pytest.approx(list(WORKSPACE_LOW))
+    assert policy["workspace_high"] == pytest.approx(list(WORKSPACE_HIGH))
