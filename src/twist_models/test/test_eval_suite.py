@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 from twist_models.eval_suite import (
+    evaluate_random,
     interval_estimates,
     load_suite,
     normalised_score_matrices,
@@ -33,8 +34,10 @@ def _rows(table: dict[tuple[str, str, int], list[float]], successes: dict | None
     return rows
 
 
-# Oracle: push 10 (seeds 8, 12), cup 100 (seeds 90, 110); X: push seeds 5, 7; cup seeds 50, 70.
+# Oracle: push 10 (seeds 8, 12), cup 100 (seeds 90, 110); random: push 0, cup 20 (one seed);
+# X: push seeds 5, 7; cup seeds 50, 70.
 FIXED = _rows({
+    ("random", "block_push", 0): [-1.0, 1.0], ("random", "cup_catch", 0): [10.0, 30.0],
     ("oracle", "block_push", 0): [6.0, 10.0], ("oracle", "block_push", 1): [12.0, 12.0],
     ("oracle", "cup_catch", 0): [90.0, 90.0], ("oracle", "cup_catch", 1): [100.0, 120.0],
     ("x", "block_push", 0): [5.0, 5.0], ("x", "block_push", 1): [7.0, 7.0],
@@ -53,26 +56,48 @@ def test_table_i_mean_and_std_by_hand():
 def test_oracle_normalised_matrix_and_iqm_by_hand():
     matrices, tasks = normalised_score_matrices(FIXED)
     assert tasks == ["block_push", "cup_catch"]
-    # Oracle per-task means: push 10, cup 100. X's runs: push (5, 7) / 10, cup (50, 70) / 100.
-    np.testing.assert_allclose(matrices["x"], [[0.5, 0.5], [0.7, 0.7]])
-    np.testing.assert_allclose(matrices["oracle"], [[0.8, 0.9], [1.2, 1.1]])
+    # (score - random) / (oracle - random): push (s - 0) / (10 - 0), cup (s - 20) / (100 - 20).
+    # X's runs: push (5, 7) / 10 = (0.5, 0.7); cup (30, 50) / 80 = (0.375, 0.625).
+    np.testing.assert_allclose(matrices["x"], [[0.5, 0.375], [0.7, 0.625]])
+    np.testing.assert_allclose(matrices["oracle"], [[0.8, 0.875], [1.2, 1.125]])
+    np.testing.assert_allclose(matrices["random"], [[0.0, 0.0]])
     est = interval_estimates(matrices, reps=300, seed=0)
-    # IQM of (0.8, 0.9, 1.1, 1.2): the middle 50% are 0.9 and 1.1 -> 1.0; of (0.5, 0.5, 0.7, 0.7) -> 0.6.
+    # IQM of (0.8, 0.875, 1.125, 1.2): the middle 50% are 0.875 and 1.125 -> 1.0;
+    # of (0.375, 0.5, 0.625, 0.7) -> (0.5 + 0.625) / 2 = 0.5625; mean of X: 2.2 / 4 = 0.55.
     assert est["oracle"]["IQM"]["value"] == pytest.approx(1.0)
-    assert est["x"]["IQM"]["value"] == pytest.approx(0.6)
-    assert est["x"]["Mean"]["value"] == pytest.approx(0.6)
+    assert est["x"]["IQM"]["value"] == pytest.approx(0.5625)
+    assert est["x"]["Mean"]["value"] == pytest.approx(0.55)
+    assert est["random"]["IQM"]["value"] == pytest.approx(0.0)
     for method in ("oracle", "x"):
         iqm = est[method]["IQM"]
         assert iqm["low"] <= iqm["value"] <= iqm["high"]
-    # Stratified bootstrap resamples runs within a task: X's columns are constant per seed pair,
-    # so every resample's IQM lies within [0.5, 0.7].
-    assert 0.5 - 1e-9 <= est["x"]["IQM"]["low"] and est["x"]["IQM"]["high"] <= 0.7 + 1e-9
+    # Stratified bootstrap resamples runs within a task, so every resample's IQM lies within
+    # X's smallest and largest normalised run scores [0.375, 0.7].
+    assert 0.375 - 1e-9 <= est["x"]["IQM"]["low"] and est["x"]["IQM"]["high"] <= 0.7 + 1e-9
     assert interval_estimates(matrices, reps=300, seed=0) == est
 
 
-def test_normalising_needs_the_oracle():
+def test_negative_returns_keep_the_ranking():
+    # Block push's distance-shaped return is negative: Oracle -20, A -40 (better), B -80 (worse),
+    # random -100. The old score / oracle gives A 2.0 and B 4.0 (the worse method ranked higher);
+    # (score - random) / (oracle - random) gives A 60 / 80 = 0.75 and B 20 / 80 = 0.25.
+    rows = _rows({("oracle", "block_push", 0): [-18.0, -22.0], ("random", "block_push", 0): [-90.0, -110.0],
+                  ("a", "block_push", 0): [-40.0, -40.0], ("b", "block_push", 0): [-80.0, -80.0]})  # fmt: skip
+    assert (-80.0 / -20.0) > (-40.0 / -20.0)  # the inversion the old formula made
+    matrices, _ = normalised_score_matrices(rows)
+    np.testing.assert_allclose(matrices["a"], [[0.75]])
+    np.testing.assert_allclose(matrices["b"], [[0.25]])
+    np.testing.assert_allclose(matrices["oracle"], [[1.0]])
+    est = interval_estimates(matrices, reps=100, seed=0)
+    ranking = sorted(matrices, key=lambda m: est[m]["IQM"]["value"], reverse=True)
+    assert ranking == ["oracle", "a", "b", "random"]
+
+
+def test_normalising_needs_the_oracle_and_the_random_reference():
     with pytest.raises(ValueError, match="oracle"):
         normalised_score_matrices([r for r in FIXED if r["method"] != "oracle"])
+    with pytest.raises(ValueError, match="random"):
+        normalised_score_matrices([r for r in FIXED if r["method"] != "random"])
 
 
 def test_wilson_interval_by_hand():
@@ -102,10 +127,20 @@ def test_suite_evaluates_a_baseline_stores_raw_results_and_resumes(tmp_path):
     runs, episodes, split = load_suite(suite)
     out = tmp_path / "results"
     summary = run_suite(runs, episodes, split, out, reps=100, progress=False)
+    assert [(r.method, r.seed) for r in runs] == [("dreamer_dr", 0), ("random", 0)]  # reference added
     rows = read_raw(out / "raw.csv")
-    assert [(r["method"], r["episode"]) for r in rows] == [("dreamer_dr", 0), ("dreamer_dr", 1)]
+    assert [(r["method"], r["episode"]) for r in rows if r["method"] == "dreamer_dr"] == [
+        ("dreamer_dr", 0), ("dreamer_dr", 1)]  # fmt: skip
+    random_rows = [r for r in rows if r["method"] == "random"]
+    assert [r["episode"] for r in random_rows] == [0, 1]
+    # Block push's distance-shaped return is negative for a policy that does not push.
+    assert all(r["return"] < 0 for r in random_rows)
     assert summary["table"]["block_push"]["dreamer_dr"]["n"] == 2
+    assert summary["table"]["block_push"]["random"]["n"] == 2
     assert "normalised" not in summary  # no Oracle in this suite
+    # The random reference is reproducible: its Generator is seeded by the run's seed.
+    again = evaluate_random("block_push", 0, 2, split)
+    assert again["returns"] == pytest.approx([r["return"] for r in random_rows])
     before = (out / "raw.csv").read_bytes()
     run_suite(runs, episodes, split, out, reps=100, progress=False)
     assert (out / "raw.csv").read_bytes() == before  # nothing re-evaluated
@@ -116,13 +151,24 @@ def test_suite_rejects_unknown_methods(tmp_path):
     suite.write_text(yaml.safe_dump({"runs": [{"method": "ppo", "task": "block_push", "path": "x"}]}))
     with pytest.raises(ValueError, match="method"):
         load_suite(suite)
+    suite.write_text(yaml.safe_dump({"runs": [{"method": "random", "task": "block_push", "path": "x"}]}))
+    with pytest.raises(ValueError, match="random_seeds"):
+        load_suite(suite)
 
 
-def test_negative_oracle_returns_are_not_normalised():
-    rows = [{**r, "return": -r["return"]} for r in FIXED]
-    with pytest.raises(ValueError, match="positive reference"):
+def test_an_oracle_no_better_than_random_is_not_normalised():
+    # Cup: Oracle 100, random raised from 20 to 160 -> the scale (oracle - random) is negative.
+    rows = [{**r, "return": r["return"] + 140.0} if (r["method"], r["task"]) == ("random", "cup_catch") else r
+            for r in FIXED]  # fmt: skip
+    with pytest.raises(ValueError, match=r"'cup_catch'.*100.*160"):
         normalised_score_matrices(rows)
     from twist_models.eval_suite import summarise
 
     summary = summarise(rows, reps=50)
-    assert "normalised" not in summary and "positive reference" in summary["normalised_skipped"]
+    assert "normalised" not in summary and "cup_catch" in summary["normalised_skipped"]
+    # Negative returns alone are fine now: negating every return would invert the scale, but
+    # shifting all of them below zero keeps the normalised scores exactly.
+    shifted = [{**r, "return": r["return"] - 500.0} for r in FIXED]
+    np.testing.assert_allclose(
+        normalised_score_matrices(shifted)[0]["x"], normalised_score_matrices(FIXED)[0]["x"]
+    )

@@ -10,16 +10,21 @@ suite.yaml:
       - {method: oracle, task: block_push, seed: 0, path: runs/teacher}       # teacher run, on state
       - {method: twist, task: block_push, seed: 0, path: runs/bundle}         # policy bundle
       - {method: dreamer_dr, task: block_push, seed: 0, path: runs/dreamer_dr} # baseline run
+    random_seeds: 1         # random-policy reference runs per task (added by the suite)
 
 Episode i of every run is reset with seed EVAL_SEED + i (twist_models.evaluate), so all
-methods meet the same episodes. OUT/raw.csv gets one row per episode (method, task, seed,
+methods meet the same episodes. The suite adds a `random` method to every task itself:
+uniform actions in [-1, 1] from a Generator seeded by the run's seed, on the same episodes,
+stored in raw.csv like any other method. OUT/raw.csv gets one row per episode (method, task, seed,
 episode, return, success) and is the source of truth; (method, task, seed) triples already
 there are skipped, so an interrupted suite resumes. OUT/summary.json holds the aggregates:
 
 - Table I: per task and method, mean and standard deviation of the episode return (episodes
   of all seeds pooled) and the number of episodes.
-- Oracle-normalised scores: each run's mean return divided by the Oracle's mean return on
-  that task; IQM, median and mean over (runs x tasks) with 95% stratified-bootstrap
+- Oracle-normalised scores: (run's mean return - random) / (oracle - random) per task, where
+  oracle and random are the two reference methods' mean returns on that task (0 = random,
+  1 = Oracle; on DMC tasks random is close to 0, so this is close to the paper's
+  score / oracle). IQM, median and mean over (runs x tasks) with 95% stratified-bootstrap
   confidence intervals from rliable (Agarwal et al., 2021).
 - Success rate with a 95% Wilson score interval per (method, task) for tasks that have a
   success criterion (the manipulation tasks).
@@ -46,6 +51,7 @@ from .evaluate import EVAL_SEED, rollout
 
 RAW_FIELDS = ("method", "task", "seed", "episode", "return", "success")
 TWIST_METHODS = ("oracle", "twist")
+RANDOM = "random"  # the reference policy the suite evaluates itself; its runs have no path
 Z_95 = 1.959963984540054
 
 
@@ -62,10 +68,9 @@ class RunSpec:
         from .baselines.agents import METHODS
         from .baselines.envs import ALL_TASKS
 
-        if self.method not in TWIST_METHODS + tuple(METHODS):
-            raise ValueError(
-                f"RunSpec.method must be one of {TWIST_METHODS + tuple(METHODS)}, got {self.method!r}"
-            )
+        known = TWIST_METHODS + tuple(METHODS) + (RANDOM,)
+        if self.method not in known:
+            raise ValueError(f"RunSpec.method must be one of {known}, got {self.method!r}")
         if self.task not in ALL_TASKS:
             raise ValueError(f"RunSpec.task must be one of {ALL_TASKS}, got {self.task!r}")
 
@@ -80,6 +85,8 @@ def evaluate_run(run: RunSpec, episodes: int, split: str, device: str = "cpu") -
     from .checkpoint import load_teacher
     from .evaluate import evaluate_bundle, evaluate_teacher
 
+    if run.method == RANDOM:
+        return evaluate_random(run.task, run.seed, episodes, split)
     path = Path(run.path)
     if run.method == "oracle":
         agent, _, _ = load_teacher(path, device)
@@ -111,6 +118,33 @@ def evaluate_run(run: RunSpec, episodes: int, split: str, device: str = "cpu") -
             env.close()
     agent, meta = load_baseline(path, device)
     return evaluate_agent(agent, run.task, episodes, meta["image_size"], split=split)
+
+
+def evaluate_random(task: str, seed: int, episodes: int, split: str) -> dict:
+    """The random-policy reference: uniform actions in [-1, 1] on the suite's episodes.
+
+    Needs no images (render_image=False); the episodes are still the same, because DR and the
+    task's initial state are drawn from the reset seed whether or not a frame is rendered.
+    """
+    from .baselines.envs import make_task_env
+
+    env = make_task_env(task, split, "eval", render_image=False)
+    rng = np.random.default_rng(seed)
+    shape = env.action_space.shape
+    try:
+        return rollout(env, lambda obs: rng.uniform(-1.0, 1.0, shape).astype(np.float32), lambda: None,
+                       episodes, EVAL_SEED)  # fmt: skip
+    finally:
+        env.close()
+
+
+def add_random_reference(runs: list[RunSpec], seeds: int = 1) -> list[RunSpec]:
+    """`runs` plus random-policy runs (seeds 0..seeds-1) for every task that has none."""
+    if seeds <= 0:
+        raise ValueError(f"random_seeds must be > 0, got {seeds}")
+    covered = {r.task for r in runs if r.method == RANDOM}
+    tasks = sorted({r.task for r in runs} - covered)
+    return list(runs) + [RunSpec(RANDOM, task, seed, "") for task in tasks for seed in range(seeds)]
 
 
 def read_raw(path: Path) -> list[dict]:
@@ -182,24 +216,32 @@ def run_scores(rows: list[dict]) -> dict[str, dict[str, dict[int, float]]]:
 
 
 def normalised_score_matrices(
-    rows: list[dict], reference: str = "oracle"
+    rows: list[dict], reference: str = "oracle", baseline: str = RANDOM
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Oracle-normalised (runs, tasks) score matrix per method, over the tasks the reference ran.
+    """(runs, tasks) matrix of (score - baseline) / (reference - baseline) per method.
 
-    A method's runs on a task are its seeds in sorted order; methods must have the same number
-    of seeds on every task (rliable's stratified bootstrap resamples runs within each task).
-    Methods lacking a task are left out with no silent zero-filling.
+    reference and baseline are the mean run scores of the two reference methods (Oracle and
+    random policy) on each task the reference ran. Unlike score / reference this keeps the
+    ranking when returns are negative (block push's distance-shaped reward). A method's runs on
+    a task are its seeds in sorted order; methods must have the same number of seeds on every
+    task (rliable's stratified bootstrap resamples runs within each task). Methods lacking a
+    task are left out with no silent zero-filling.
     """
     scores = run_scores(rows)
-    if reference not in scores:
-        raise ValueError(f"no runs of the reference method {reference!r} to normalise by")
+    for name in (reference, baseline):
+        if name not in scores:
+            raise ValueError(f"no runs of the reference method {name!r} to normalise by")
     tasks = sorted(scores[reference])
-    ref = {task: float(np.mean(list(scores[reference][task].values()))) for task in tasks}
-    for task, value in ref.items():
-        # A ratio to a negative or zero reference inverts the ranking (worse looks better).
-        if value <= 1e-8:
-            raise ValueError(f"reference {reference!r} has mean return {value} on {task!r}; "
-                             "normalising needs a positive reference")  # fmt: skip
+    ref, base = {}, {}
+    for task in tasks:
+        if task not in scores[baseline]:
+            raise ValueError(f"no {baseline!r} runs on {task!r} to normalise by")
+        ref[task] = float(np.mean(list(scores[reference][task].values())))
+        base[task] = float(np.mean(list(scores[baseline][task].values())))
+        # A reference no better than the baseline makes the scale zero or flips its sign.
+        if ref[task] - base[task] <= 1e-8:
+            raise ValueError(f"on {task!r} the {reference!r} mean return {ref[task]:.6g} is not above the "
+                             f"{baseline!r} mean return {base[task]:.6g}; cannot normalise")  # fmt: skip
     out = {}
     for method, per_task in scores.items():
         if not all(task in per_task for task in tasks):
@@ -208,7 +250,9 @@ def normalised_score_matrices(
         if len(counts) != 1:
             raise ValueError(f"{method!r} has different numbers of seeds per task: {counts}")
         columns = [
-            np.array([per_task[task][seed] for seed in sorted(per_task[task])]) / ref[task] for task in tasks
+            (np.array([per_task[task][seed] for seed in sorted(per_task[task])]) - base[task])
+            / (ref[task] - base[task])
+            for task in tasks
         ]
         out[method] = np.stack(columns, axis=1)
     return out, tasks
@@ -254,6 +298,8 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
     summary["success"] = success_table(rows, list(BLOCK_TASKS))
     methods = {r["method"] for r in rows}
     if "oracle" in methods:
+        # Without a random reference (or with an Oracle no better than it) the reason is stored
+        # instead of aggregates that would mislead.
         try:
             matrices, tasks = normalised_score_matrices(rows)
         except ValueError as err:
@@ -268,6 +314,7 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
 
 
 def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
+    """(runs, episodes, split) of a suite YAML; runs include the random reference runs."""
     data = yaml.safe_load(Path(path).read_text()) or {}
     episodes, split = int(data.get("episodes", 20)), data.get("split", "heldout")
     if episodes <= 0:
@@ -279,14 +326,22 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
     ]
     if not runs:
         raise ValueError(f"{path} lists no runs")
-    return runs, episodes, split
+    if any(r.method == RANDOM for r in runs):
+        raise ValueError(
+            f"{path}: the suite evaluates the {RANDOM!r} reference itself; set random_seeds instead"
+        )
+    return add_random_reference(runs, int(data.get("random_seeds", 1))), episodes, split
 
 
 def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device: str = "cpu",
               reps: int = 2000, progress: bool = True) -> dict:  # fmt: skip
-    """Evaluate what raw.csv lacks, then write summary.json and runs.json. Returns the summary."""
+    """Evaluate what raw.csv lacks, then write summary.json and runs.json. Returns the summary.
+
+    Tasks without a random reference run get one (seed 0), so normalisation always has both ends.
+    """
     from tqdm import tqdm
 
+    runs = add_random_reference(runs)
     out.mkdir(parents=True, exist_ok=True)
     rows = read_raw(out / "raw.csv")
     done = {(r["method"], r["task"], r["seed"]) for r in rows}
@@ -302,8 +357,13 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
     summary.update(episodes=episodes, split=split)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     runs_meta = [
-        {"method": r.method, "task": r.task, "seed": r.seed, "path": str(Path(r.path).resolve())}
-        for r in runs
+        {
+            "method": r.method,
+            "task": r.task,
+            "seed": r.seed,
+            "path": str(Path(r.path).resolve()) if r.method != RANDOM else None,
+        }
+        for r in runs  # fmt: skip
     ]
     atomic_write_bytes(out / "runs.json", json.dumps(runs_meta, indent=2).encode())
     return summary
