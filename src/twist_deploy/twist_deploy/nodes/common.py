@@ -75,3 +75,29 @@ def diagnostic_array(name: str, level: int, message: str, values: dict[str, str]
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp
     return array
+
+
+def run_node(factory, log_name: str, refuse_on: tuple[type[BaseException], ...] = (), args=None) -> None:
+    """A node's `main`: init, build the node, spin until Ctrl-C, clean up.
+
+    An exception of a `refuse_on` type while building the node is a configuration problem the
+    operator must fix (bad bundle, unreachable robot): print it and exit with status 2.
+    """
+    import sys
+
+    import rclpy
+
+    rclpy.init(args=args)
+    try:
+        node = factory()
+    except refuse_on as exc:
+        print(f"[{log_name}] refusing to start: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        sys.exit(2)
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

@@ -9,15 +9,12 @@ invariants with the freshly measured pose before it reaches the robot.
 
 from __future__ import annotations
 
-import sys
-
 import franky
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 
-from twist_deploy.nodes.common import SENSOR_QOS, declare
+from twist_deploy.nodes.common import SENSOR_QOS, declare, run_node
 from twist_deploy.safety import SafetyConfig, WorkspaceBox, check_command
 
 DEFAULTS = {
@@ -90,17 +87,4 @@ class FrankyBridge(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = FrankyBridge()
-    except franky.NetworkException as exc:
-        print(f"[twist_franky] cannot reach the robot: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        sys.exit(2)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(FrankyBridge, "twist_franky", refuse_on=(franky.NetworkException,), args=args)

@@ -7,10 +7,8 @@ twist_deploy.safety (the invariants). Services ~/start, ~/hold, ~/reset are for 
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
-import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
@@ -25,7 +23,7 @@ from visualization_msgs.msg import MarkerArray
 from twist_deploy.control import ControlConfig, PolicyController
 from twist_deploy.images import MalformedImage, decode_image
 from twist_deploy.nodes import markers
-from twist_deploy.nodes.common import SENSOR_QOS, declare, diagnostic_array, stamp_to_sec
+from twist_deploy.nodes.common import SENSOR_QOS, declare, diagnostic_array, run_node, stamp_to_sec
 from twist_deploy.safety import SafetyConfig, WorkspaceBox
 
 DEFAULTS = {
@@ -175,17 +173,4 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = PolicyNode()
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"[twist_policy] refusing to start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        sys.exit(2)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PolicyNode, "twist_policy", refuse_on=(ValueError, FileNotFoundError), args=args)

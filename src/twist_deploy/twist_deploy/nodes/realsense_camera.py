@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from twist_deploy.nodes.common import SENSOR_QOS, declare
+from twist_deploy.nodes.common import SENSOR_QOS, declare, run_node
 from twist_deploy.realsense import ColorCamera, ColorStreamConfig
 
 DEFAULTS = {
@@ -70,12 +69,4 @@ class RealSenseCamera(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = RealSenseCamera()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(RealSenseCamera, "twist_realsense", args=args)
