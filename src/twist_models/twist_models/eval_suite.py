@@ -363,7 +363,7 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
             "seed": r.seed,
             "path": str(Path(r.path).resolve()) if r.method != RANDOM else None,
         }
-        for r in runs  # fmt: skip
+        for r in runs
     ]
     atomic_write_bytes(out / "runs.json", json.dumps(runs_meta, indent=2).encode())
     return summary

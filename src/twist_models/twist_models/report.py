@@ -8,8 +8,10 @@ Reads what twist-eval-suite wrote (raw.csv, runs.json) and each run's own record
 - figures/intervals.png: Fig. 2 style interval estimates (IQM, median, mean of the
   Oracle-normalised score with 95% stratified-bootstrap CIs, rliable's plot).
 - figures/per_task.png: Table I as bars (mean and std of the held-out return per task).
-- figures/curves_steps.png, figures/curves_wall.png: evaluation return during training
-  against env steps and against wall-clock, one panel per task, one line per run.
+- figures/curves_steps.png, figures/curves_wall.png: task score during training against env
+  steps and against wall-clock, one panel per task (see CURVES_NOTE for which curve is which).
+- figures/distill.png: the TWIST student's distillation loss (TensorBoard `distil/loss` of the
+  student run) against updates and against wall-clock.
 - report.md and a self-contained report.html (figures embedded) with Table I, the success
   rates with Wilson intervals, the normalised aggregates and the compute each run used.
 """
@@ -30,12 +32,24 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from .checkpoint import atomic_write_bytes  # noqa: E402
-from .eval_suite import read_raw, summarise  # noqa: E402
+from .eval_suite import read_raw, run_scores, summarise  # noqa: E402
 
-METHOD_ORDER = ("oracle", "twist", "dreamer_dr", "dreamer_nodr", "state_recon", "asym_sac")
+METHOD_ORDER = ("oracle", "twist", "dreamer_dr", "dreamer_nodr", "state_recon", "asym_sac", "random")
 METHOD_LABELS = {"oracle": "Oracle", "twist": "TWIST", "dreamer_dr": "Dreamer w/ DR",
                  "dreamer_nodr": "Dreamer w/o DR", "state_recon": "Dreamer State Recon",
-                 "asym_sac": "Asymmetric SAC"}  # fmt: skip
+                 "asym_sac": "Asymmetric SAC", "random": "Random"}  # fmt: skip
+TEACHER_LABEL = "Oracle (TWIST's teacher, on state)"
+TWIST_POINT_LABEL = "TWIST (held-out, after distillation)"
+DISTIL_TAG = "distil/loss"
+CURVES_NOTE = (
+    "Which curve is which: a baseline's line is its periodic held-out evaluation on images (its "
+    "eval.jsonl). The Oracle line is the teacher's periodic evaluation on privileged state (its "
+    "eval.jsonl; twist-train-teacher evaluates on the training split). TWIST trains no policy in the "
+    "environment: its student is distilled offline from the teacher's dataset, so TWIST has no task-score "
+    "curve of its own. Its teacher's curve is drawn as the Oracle curve, and TWIST itself is one star: the "
+    "bundle's held-out mean return (raw.csv) at the teacher's env steps (distillation collects none) and "
+    "at teacher plus distillation wall-clock. The student's learning curve is its distillation loss "
+    "(figures/distill.png).")  # fmt: skip
 
 
 def _ordered(methods) -> list[str]:
@@ -82,15 +96,80 @@ def learning_curve(run_dir: Path) -> dict[str, np.ndarray] | None:
     return None
 
 
+def distillation_curve(student_run: Path, tag: str = DISTIL_TAG) -> dict[str, np.ndarray] | None:
+    """{"updates", "wall_s", "loss"} of a twist-distill run, from its TensorBoard events (RUN/tb).
+
+    Every twist-distill session (the first and each resume) writes its own event file. Wall-clock
+    is summed over sessions, each counted from its first logged update, so time between sessions
+    is left out. Updates a resumed session logs again (those after the interrupted session's last
+    checkpoint) replace the earlier points, as TensorBoard itself does.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sessions = []
+    for path in sorted((Path(student_run) / "tb").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        if tag in acc.Tags().get("scalars", []) and acc.Scalars(tag):
+            sessions.append(acc.Scalars(tag))
+    if not sessions:
+        return None
+    points: list[tuple[float, float, float]] = []  # (updates, wall_s, loss)
+    offset = 0.0
+    for events in sorted(sessions, key=lambda ev: ev[0].wall_time):
+        points = [p for p in points if p[0] < events[0].step]
+        start = events[0].wall_time
+        points += [(float(e.step), offset + e.wall_time - start, float(e.value)) for e in events]
+        offset = points[-1][1]
+    updates, wall, loss = (np.array(x) for x in zip(*points, strict=True))
+    return {"updates": updates, "wall_s": wall, "loss": loss}
+
+
+def twist_sources(bundle_dir: Path) -> tuple[Path | None, Path | None]:
+    """(teacher run, student run) a TWIST bundle was exported from, per its bundle.yaml provenance;
+    None for a run that is not recorded or no longer exists."""
+    path = Path(bundle_dir) / "bundle.yaml"
+    provenance = ((yaml.safe_load(path.read_text()) or {}).get("provenance") or {}) if path.is_file() else {}
+
+    def existing(key: str) -> Path | None:
+        value = provenance.get(key)
+        return Path(value) if value and Path(value).is_dir() else None
+
+    return existing("teacher_run"), existing("student_run")
+
+
+def _read_meta(path: Path) -> dict:
+    for name in ("run.yaml", "bundle.yaml"):
+        if (path / name).is_file():
+            return yaml.safe_load((path / name).read_text()) or {}
+    return {}
+
+
 def compute_used(run: dict) -> dict:
-    """Env steps, updates, wall-clock and device of one run, from whatever it recorded."""
+    """Env steps, updates, wall-clock and device of one run, from whatever it recorded.
+
+    TWIST's compute is its teacher's training plus the student's distillation: env steps are the
+    teacher's (distillation collects none), updates "teacher + student", wall-clock the sum.
+    """
     path = Path(run["path"])
     info = {"method": run["method"], "task": run["task"], "seed": run["seed"]}
-    meta_path = path / "run.yaml" if (path / "run.yaml").is_file() else path / "bundle.yaml"
-    meta = yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else {}
+    if run["method"] == "twist":
+        teacher, student = twist_sources(path)
+        if teacher is not None:
+            own = compute_used({**run, "method": "oracle", "path": str(teacher)})
+            curve = distillation_curve(student) if student is not None else None
+            distil_updates = _read_meta(student).get("updates") if student is not None else None
+            info.update(env_steps=own["env_steps"], device=own["device"],
+                        updates=f"{_fmt(own['updates'])} + {_fmt(distil_updates)}",
+                        wall_s=own["wall_s"] + float(curve["wall_s"][-1])
+                        if own["wall_s"] is not None and curve is not None else None)  # fmt: skip
+            return info
+    meta = _read_meta(path)
     compute = meta.get("compute", {})
     curve = learning_curve(path)
-    wall = compute.get("wall_s", float(curve["wall_s"][-1]) if curve is not None else None)
+    wall = compute.get(
+        "wall_s", meta.get("wall_s", float(curve["wall_s"][-1]) if curve is not None else None)
+    )
     info.update(env_steps=meta.get("env_steps"), updates=meta.get("updates"), wall_s=wall,
                 device=compute.get("device_name") or compute.get("device") or meta.get("preset", {}).get("device"))  # fmt: skip
     return info
@@ -109,7 +188,7 @@ def plot_intervals(intervals: dict[str, dict], path: Path) -> None:
           for m in methods}  # fmt: skip
     colours = {_label(m): c for m, c in _colours(methods).items()}
     fig, _ = plot_utils.plot_interval_estimates(point, ci, metric_names=metrics, algorithms=[_label(m) for m in methods],
-                                                colors=colours, xlabel="Oracle-normalised score",
+                                                colors=colours, xlabel="normalised score (0 = random, 1 = Oracle)",
                                                 subfigure_width=3.6, row_height=0.5,
                                                 xlabel_y_coordinate=-0.3)  # fmt: skip
     fig.suptitle("Held-out evaluation: aggregates with 95% stratified-bootstrap CIs", y=1.2, fontsize=11)
@@ -136,30 +215,92 @@ def plot_per_task(table: dict[str, dict[str, dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_curves(runs: list[dict], x_key: str, xlabel: str, path: Path) -> bool:
-    """One panel per task, a line per run with an eval curve. False when no run has one."""
-    curves = [(r, learning_curve(Path(r["path"]))) for r in runs]
-    curves = [(r, c) for r, c in curves if c is not None]
-    if not curves:
+def curve_lines(runs: list[dict], scores: dict) -> list[dict]:
+    """What the task-score plots draw (CURVES_NOTE): {"task", "method", "label", "curve"} lines
+    and, for TWIST, {"task", "method": "twist", "point": {"env_steps", "wall_s", "return"}}."""
+    lines, drawn = [], set()
+    for run in runs:
+        if run["method"] == "random" or not run.get("path"):
+            continue
+        path = Path(run["path"]).resolve()
+        if run["method"] != "twist":
+            curve = learning_curve(path)
+            if curve is not None and path not in drawn:
+                drawn.add(path)
+                lines.append({"task": run["task"], "method": run["method"], "label": _label(run["method"]),
+                              "curve": curve})  # fmt: skip
+            continue
+        teacher, student = twist_sources(path)
+        curve = learning_curve(teacher) if teacher is not None else None
+        if curve is None:
+            continue
+        if teacher.resolve() not in drawn:  # the suite's Oracle run usually is this teacher
+            drawn.add(teacher.resolve())
+            lines.append({"task": run["task"], "method": "oracle", "label": TEACHER_LABEL, "curve": curve})
+        held_out = scores.get("twist", {}).get(run["task"], {}).get(run["seed"])
+        distil = distillation_curve(student) if student is not None else None
+        if held_out is not None:
+            wall = curve["wall_s"][-1] + (distil["wall_s"][-1] if distil is not None else np.nan)
+            lines.append({"task": run["task"], "method": "twist", "point": {
+                "env_steps": curve["env_steps"][-1], "wall_s": wall, "return": held_out}})  # fmt: skip
+    return lines
+
+
+def plot_curves(lines: list[dict], x_key: str, xlabel: str, path: Path) -> bool:
+    """One panel per task: curve_lines' lines and TWIST stars. False when there is no curve."""
+    if not any("curve" in line for line in lines):
         return False
-    tasks = sorted({r["task"] for r, _ in curves})
-    colours = _colours(_ordered({r["method"] for r, _ in curves}))
+    tasks = sorted({line["task"] for line in lines if "curve" in line})
+    colours = _colours(_ordered({line["method"] for line in lines}))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks) + 1, 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         labelled = set()
-        for run, curve in curves:
-            if run["task"] != task:
+        for line in lines:
+            if line["task"] != task:
                 continue
-            label = None if run["method"] in labelled else _label(run["method"])
-            labelled.add(run["method"])
-            ax.plot(
-                curve[x_key], curve["return"], marker="o", ms=3, color=colours[run["method"]], label=label
-            )
+            name = line.get("label", TWIST_POINT_LABEL)
+            label = None if name in labelled else name
+            labelled.add(name)
+            if "curve" in line:
+                ax.plot(line["curve"][x_key], line["curve"]["return"], marker="o", ms=3,
+                        ls="--" if name == TEACHER_LABEL else "-", color=colours[line["method"]], label=label)  # fmt: skip
+            elif np.isfinite(line["point"][x_key]):
+                ax.plot([line["point"][x_key]], [line["point"]["return"]], marker="*", ms=14, ls="none",
+                        color=colours["twist"], label=label)  # fmt: skip
         ax.set_title(task)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_distillation(runs: list[dict], path: Path) -> bool:
+    """The TWIST students' distillation loss against updates and wall-clock. False if none."""
+    curves = []
+    for run in runs:
+        if run["method"] == "twist":
+            student = twist_sources(Path(run["path"]))[1]
+            curve = distillation_curve(student) if student is not None else None
+            if curve is not None:
+                curves.append((f"{run['task']} seed {run['seed']}", curve))
+    if not curves:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    for ax, x_key, xlabel in zip(axes, ("updates", "wall_s"), ("distillation updates", "wall-clock (s)"),
+                                 strict=True):  # fmt: skip
+        for label, curve in curves:
+            ax.plot(curve[x_key], curve["loss"], marker="o", ms=3, label=label)
+        if all((c["loss"] > 0).all() for _, c in curves):
+            ax.set_yscale("log")  # KL + MSE terms: positive, falling over orders of magnitude
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"student {DISTIL_TAG}")
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.suptitle("TWIST student: distillation loss (TensorBoard of the student run)", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -198,7 +339,8 @@ def build_tables(summary: dict, compute: list[dict]) -> list[tuple[str, list[str
         metrics = list(next(iter(norm["intervals"].values())))
         rows = [[_label(m)] + [f"{v[k]['value']:.3f} [{v[k]['low']:.3f}, {v[k]['high']:.3f}]" for k in metrics]
                 for m, v in ((m, norm["intervals"][m]) for m in _ordered(norm["intervals"]))]  # fmt: skip
-        title = f"Oracle-normalised score over tasks {', '.join(norm['tasks'])} [95% bootstrap CI]"
+        title = (f"Normalised score (score - random) / (Oracle - random) over tasks {', '.join(norm['tasks'])} "
+                 "[95% bootstrap CI]")  # fmt: skip
         tables.append((title, ["Method"] + metrics, rows))
     if compute:
         rows = [[_label(c["method"]), c["task"], str(c["seed"]), _fmt(c["env_steps"]), _fmt(c["updates"]),
@@ -232,7 +374,7 @@ def build_report(results: Path, out: Path, reps: int = 2000) -> dict[str, Path]:
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else summarise(rows, reps)
     runs = json.loads((results / "runs.json").read_text()) if (results / "runs.json").is_file() else []
     # Relative run paths are relative to the results directory, so a results folder can move.
-    runs = [{**r, "path": str(results / r["path"])} for r in runs]
+    runs = [{**r, "path": str(results / r["path"]) if r.get("path") else None} for r in runs]
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -241,22 +383,28 @@ def build_report(results: Path, out: Path, reps: int = 2000) -> dict[str, Path]:
     if summary.get("normalised"):
         plot_intervals(summary["normalised"]["intervals"], figures / "intervals.png")
         written["intervals"] = figures / "intervals.png"
+    lines = curve_lines(runs, run_scores(rows))
     for key, x_key, xlabel in (
         ("curves_steps", "env_steps", "env steps"),
         ("curves_wall", "wall_s", "wall-clock (s)"),
     ):
-        if plot_curves(runs, x_key, xlabel, figures / f"{key}.png"):
+        if plot_curves(lines, x_key, xlabel, figures / f"{key}.png"):
             written[key] = figures / f"{key}.png"
-    tables = build_tables(summary, [compute_used(r) for r in runs])
+    if plot_distillation(runs, figures / "distill.png"):
+        written["distill"] = figures / "distill.png"
+    tables = build_tables(summary, [compute_used(r) for r in runs if r["method"] != "random" and r["path"]])
 
     captions = {"intervals": "Aggregate held-out performance (Fig. 2 style)", "per_task": "Held-out return per task",
-                "curves_steps": "Evaluation return during training vs env steps",
-                "curves_wall": "Evaluation return during training vs wall-clock"}  # fmt: skip
+                "curves_steps": "Task score during training vs env steps",
+                "curves_wall": "Task score during training vs wall-clock",
+                "distill": "TWIST student: distillation loss vs updates and wall-clock"}  # fmt: skip
+    notes = {"curves_steps": CURVES_NOTE}
     intro = (f"Held-out evaluation: {summary.get('episodes', '?')} episodes per (method, task, seed) on the "
              f"`{summary.get('split', 'heldout')}` split with evaluation-mode DR; raw per-episode results in raw.csv.")  # fmt: skip
     md = ["# TWIST evaluation report", "", intro, ""]
     md += [to_markdown(*t) for t in tables]
-    md += [f"### {captions[k]}\n\n![{k}](figures/{p.name})\n" for k, p in written.items()]
+    md += [f"### {captions[k]}\n\n" + (f"{notes[k]}\n\n" if k in notes else "") + f"![{k}](figures/{p.name})\n"
+           for k, p in written.items()]  # fmt: skip
     atomic_write_bytes(out / "report.md", "\n".join(md).encode())
 
     def embed(p: Path) -> str:
@@ -267,9 +415,8 @@ def build_report(results: Path, out: Path, reps: int = 2000) -> dict[str, Path]:
              "td:first-child,th:first-child{text-align:left}img{max-width:100%}")  # fmt: skip
     body = [f"<h1>TWIST evaluation report</h1><p>{html.escape(intro)}</p>"]
     body += [to_html(*t) for t in tables]
-    body += [
-        f"<h3>{html.escape(captions[k])}</h3><img alt='{k}' src='{embed(p)}'>" for k, p in written.items()
-    ]
+    body += [f"<h3>{html.escape(captions[k])}</h3><p>{html.escape(notes.get(k, ''))}</p><img alt='{k}' src='{embed(p)}'>"
+             for k, p in written.items()]  # fmt: skip
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>TWIST report</title><style>{style}</style></head>"
     atomic_write_bytes(out / "report.html", (page + "<body>" + "".join(body) + "</body></html>").encode())
     written.update(markdown=out / "report.md", html=out / "report.html")
