@@ -3,14 +3,22 @@
 import csv
 
 import pytest
-from twist_deploy.trial import TrialError, TrialMachine, TrialState, wilson_interval, write_session_csv
+from twist_deploy.trial import (
+    TrialError,
+    TrialMachine,
+    TrialState,
+    running_interval,
+    wilson_interval,
+    write_session_csv,
+)
 
 
 def test_wilson_known_values():
     # 8/10 at 95%: the standard Wilson interval is (0.4902, 0.9433).
     lo, hi = wilson_interval(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert running_interval(0, 0) == (0.0, 1.0)
+    assert running_interval(8, 10) == wilson_interval(8, 10)
     lo, hi = wilson_interval(0, 5)
     assert lo == 0.0 and 0.0 < hi < 0.5
     with pytest.raises(ValueError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from twist_models.stats import wilson_interval
 
 OUTCOMES = ("success", "failure", "aborted", "error")
 
@@ -41,17 +42,9 @@ class Trial:
     notes: str = ""
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95% by default); (0, 1) when n == 0."""
-    if n == 0:
-        return 0.0, 1.0
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be in [0, n], got {successes} of {n}")
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+def running_interval(successes: int, n: int) -> tuple[float, float]:
+    """The session's running Wilson 95% interval; (0, 1) before any trial was evaluated."""
+    return (0.0, 1.0) if n == 0 else wilson_interval(successes, n)
 
 
 @dataclass
@@ -132,7 +125,7 @@ class TrialMachine:
         """Success rate over evaluated trials (success, failure, error; aborted ones excluded)."""
         evaluated = [t for t in self.trials if t.outcome in ("success", "failure", "error")]
         k = sum(t.outcome == "success" for t in evaluated)
-        lo, hi = wilson_interval(k, len(evaluated))
+        lo, hi = running_interval(k, len(evaluated))
         rate = k / len(evaluated) if evaluated else float("nan")
         return {
             "successes": k,

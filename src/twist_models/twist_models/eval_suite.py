@@ -36,7 +36,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,11 +47,11 @@ import yaml
 
 from .checkpoint import atomic_write_bytes
 from .evaluate import EVAL_SEED, rollout
+from .stats import wilson_interval
 
 RAW_FIELDS = ("method", "task", "seed", "episode", "return", "success")
 TWIST_METHODS = ("oracle", "twist")
 RANDOM = "random"  # the reference policy the suite evaluates itself; its runs have no path
-Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -167,17 +166,6 @@ def write_raw(path: Path, rows: list[dict]) -> None:
 
 
 # --------------------------------------------------------------------------- aggregation
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (Wilson, 1927)."""
-    if n <= 0:
-        raise ValueError(f"wilson_interval needs n > 0, got {n}")
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def task_table(rows: list[dict]) -> dict[str, dict[str, dict]]:
