@@ -96,3 +96,17 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     assert 0.0 <= result["action_gap_to_teacher"] <= 2.0 and result["belief_error_m"] > 0
     eval_main(["--teacher", str(run), "--episodes", "1", "--json", str(tmp_path / "oracle.json")])
     assert json.loads((tmp_path / "oracle.json").read_text())["method"] == "oracle"
+
+
+def test_teacher_run_saves_task_state_normalisation(teacher_run):
+    from twist_models.checkpoint import load_teacher, read_run
+    from twist_models.config import task_state_norm
+
+    meta = read_run(teacher_run)
+    offset, scale = task_state_norm("block_push", {k: tuple(v) for k, v in meta["state_layout"].items()})
+    assert (
+        meta["preset"]["model"]["state_offset"] == offset and meta["preset"]["model"]["state_scale"] == scale
+    )
+    agent, _, _ = load_teacher(teacher_run)
+    torch.testing.assert_close(agent.wm.encoder.norm.scale, torch.tensor(scale))
+    torch.testing.assert_close(agent.wm.decoder.norm.offset, torch.tensor(offset))

@@ -34,7 +34,9 @@ from .networks import Actor, StateDecoder
 from .student import Student
 
 FORMAT = "twist-policy-bundle"
-FORMAT_VERSION = 1
+# 2: the model section carries the state normalisation (state_offset, state_scale) that the
+# state decoder's output is de-normalised with; version 1 bundles predate it.
+FORMAT_VERSION = 2
 FILES = ("student.safetensors", "teacher_actor.safetensors", "teacher_state_decoder.safetensors")
 
 
@@ -63,7 +65,8 @@ def build_networks(spec: BundleSpec) -> tuple[Student, Actor, StateDecoder]:
     student = Student(spec.action_dim, spec.model)
     feat = student.rssm.feat_dim
     actor = Actor(feat, spec.action_dim, spec.model.hidden, spec.model.layers)
-    decoder = StateDecoder(feat, spec.state_dim, spec.model.hidden, spec.model.layers)
+    decoder = StateDecoder(feat, spec.state_dim, spec.model.hidden, spec.model.layers, spec.model.state_offset,
+                           spec.model.state_scale)  # fmt: skip
     return student, actor, decoder
 
 
@@ -126,6 +129,9 @@ def read_bundle(bundle_dir: Path) -> tuple[BundleSpec, dict[str, dict[str, torch
         raise BundleError(f"bundle.yaml is not valid YAML: {e}") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BundleError(f"bundle.yaml: format must be {FORMAT!r}")
+    if meta.get("format_version") == 1:
+        raise BundleError("bundle.yaml: format_version 1 predates the state normalisation of format 2 "
+                          "(model.state_offset/state_scale); re-export it with twist-export")  # fmt: skip
     if meta.get("format_version") != FORMAT_VERSION:
         raise BundleError(
             f"bundle.yaml: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
@@ -150,6 +156,9 @@ def read_bundle(bundle_dir: Path) -> tuple[BundleSpec, dict[str, dict[str, torch
         raise BundleError(
             f"bundle.yaml: action_dim {spec.action_dim} / state_dim {spec.state_dim} must be > 0"
         )
+    if len(model.state_offset) not in (0, spec.state_dim):
+        raise BundleError(f"bundle.yaml: model.state_offset/state_scale have {len(model.state_offset)} entries, "
+                          f"state_dim is {spec.state_dim}")  # fmt: skip
     files = _field(meta, "files", dict)
     expected = dict(zip(FILES, build_networks(spec), strict=True))
     tensors = {}

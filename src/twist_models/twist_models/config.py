@@ -8,6 +8,7 @@ documented once, here; validation raises ValueError naming the field and the bad
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,10 @@ class ModelConfig:
     cnn_depth: channels of the first DreamerV2 conv layer (then x2, x4, x8).
     unimix: mixture weight of the uniform distribution in every categorical (DreamerV3: 1%).
     image_size: side of the square image input (the DreamerV2 conv stack needs 64).
+    state_offset, state_scale: fixed per-dimension normalisation of the privileged state,
+        (state - offset) / scale, applied by the state encoder and inverted by the state
+        decoder's `predict`; empty = identity (symlog only). Filled per task by
+        `task_state_norm` when a teacher run starts; saved in run.yaml and bundle.yaml.
     """
 
     deter: int = 512
@@ -60,10 +65,21 @@ class ModelConfig:
     cnn_depth: int = 48
     unimix: float = 0.01
     image_size: int = 64
+    state_offset: list[float] = field(default_factory=list)
+    state_scale: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _positive(self, "deter", "stoch", "classes", "hidden", "layers", "cnn_depth")
         _unit(self, "unimix")
+        self.state_offset = [float(v) for v in self.state_offset]
+        self.state_scale = [float(v) for v in self.state_scale]
+        if len(self.state_offset) != len(self.state_scale):
+            raise ValueError(f"ModelConfig.state_offset has {len(self.state_offset)} entries, "
+                             f"state_scale {len(self.state_scale)}: they must match")  # fmt: skip
+        bad = [v for v in self.state_scale if not math.isfinite(v) or v <= 0]
+        if bad or not all(math.isfinite(v) for v in self.state_offset):
+            raise ValueError(f"ModelConfig.state_scale must be finite and > 0 and state_offset finite, "
+                             f"got scale {self.state_scale!r}, offset {self.state_offset!r}")  # fmt: skip
         if self.image_size != 64:
             raise ValueError(
                 f"ModelConfig.image_size must be 64 (DreamerV2 conv stack), got {self.image_size!r}"
@@ -240,6 +256,49 @@ def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> Pres
         else:
             data[section] = values
     return Preset.from_dict(data)
+
+
+# Typical magnitudes (metres) of the non-position features of the manipulation tasks: the
+# cube-goal distance spans ~0.1-0.3 m at reset, the gripper opens to 0.08 m.
+_DIST_SCALE_M = 0.1
+_FINGER_SCALE_M = 0.04
+
+
+def task_names() -> list[str]:
+    """Every task twist_sim.make_env makes: the manipulation tasks, then Distracting Control."""
+    from twist_sim.distracting import DISTRACTING_TASKS
+    from twist_sim.tasks import TASK_NAMES
+
+    return [*TASK_NAMES, *DISTRACTING_TASKS]
+
+
+def task_state_norm(task: str, state_layout: dict[str, tuple[int, int]]) -> tuple[list[float], list[float]]:
+    """Fixed state normalisation (offset, scale) per dimension, from the task spec alone.
+
+    Manipulation tasks (twist_sim.tasks): positions -> (x - workspace centre) / workspace
+    half-extent, so the whole reachable box maps to [-1, 1] and a 2 cm step is 0.07-0.14;
+    distances / 0.1 m; the gripper width centred on half open; quaternion and the grasp flag
+    as they are. Other tasks (Distracting Control proprioception): the identity, i.e.
+    DreamerV3's symlog alone; fixed rather than running statistics so that the bundle and
+    every checkpoint de-normalise identically whatever data a run saw.
+    """
+    dim = max(stop for _, stop in state_layout.values())
+    offset, scale = [0.0] * dim, [1.0] * dim
+    from twist_sim.tasks import TASK_NAMES, WORKSPACE_HIGH, WORKSPACE_LOW
+
+    if task not in TASK_NAMES:
+        return offset, scale
+    centre = [(lo + hi) / 2 for lo, hi in zip(WORKSPACE_LOW, WORKSPACE_HIGH, strict=True)]
+    half = [(hi - lo) / 2 for lo, hi in zip(WORKSPACE_LOW, WORKSPACE_HIGH, strict=True)]
+    per_name = {"ee_pos": (centre, half), "cube_pos": (centre, half), "goal_pos": (centre, half),
+                "cube_goal_dist": ([0.0], [_DIST_SCALE_M]), "finger_width": ([_FINGER_SCALE_M], [_FINGER_SCALE_M])}  # fmt: skip
+    for name, (start, stop) in state_layout.items():
+        if name in per_name:
+            off, sc = per_name[name]
+            if len(off) != stop - start:
+                raise ValueError(f"state layout entry {name!r} has {stop - start} dims, expected {len(off)}")
+            offset[start:stop], scale[start:stop] = list(off), list(sc)
+    return offset, scale
 
 
 def resolve_device(device: str) -> torch.device:

@@ -50,14 +50,18 @@ class WorldModel(nn.Module):
                 raise ValueError(f"WorldModel {name} must be one of {KINDS}, got {kind!r}")
         self.obs, self.target = obs, target
         if obs == "state":
-            self.encoder = StateEncoder(state_dim, model.hidden, model.layers)
+            self.encoder = StateEncoder(
+                state_dim, model.hidden, model.layers, model.state_offset, model.state_scale
+            )
         else:
             self.encoder = ConvEncoder(model.cnn_depth, model.image_size)
         self.rssm = RSSM(model.deter, model.stoch, model.classes, model.hidden, action_dim,
                          self.encoder.out_dim, model.unimix)  # fmt: skip
         feat = self.rssm.feat_dim
         if target == "state":
-            self.decoder = StateDecoder(feat, state_dim, model.hidden, model.layers)
+            self.decoder = StateDecoder(
+                feat, state_dim, model.hidden, model.layers, model.state_offset, model.state_scale
+            )
         else:
             self.decoder = ConvDecoder(feat, model.cnn_depth)
         self.reward = MLP(feat, 1, model.hidden, 2)

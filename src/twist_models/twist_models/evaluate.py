@@ -74,7 +74,10 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
 
     With `teacher` (a state Dreamer), also measures how well the student reproduces it on the
     same states: mean |a_student - a_teacher| (the teacher filtering the privileged state
-    alongside) and the error of the belief (teacher decoder on the student latent) in metres.
+    alongside) and the error of the belief (teacher decoder on the student latent): in metres
+    over the end effector and cube positions for the manipulation tasks ("belief_error_m"), and
+    as the Euclidean error of the whole state for tasks without positions ("belief_error",
+    e.g. Distracting Control proprioception).
     """
     from twist_sim import make_env
 
@@ -85,6 +88,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
     gaps, belief_err, carry = [], [], [None]
     layout = policy.spec.state_layout
+    positions = [n for n in ("ee_pos", "cube_pos") if n in layout]
 
     def reset() -> None:
         policy.reset()
@@ -97,9 +101,12 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
             teacher_action, carry[0] = teacher.act(state, carry[0], explore=False)
             gaps.append(float(np.abs(action - teacher_action[0].cpu().numpy()).mean()))
             belief = policy.belief()
-            for name in ("ee_pos", "cube_pos"):
-                a, b = layout[name]
-                belief_err.append(float(np.linalg.norm(belief[name] - obs["state"][a:b])))
+            names = positions or list(layout)
+            err = [belief[n] - obs["state"][layout[n][0] : layout[n][1]] for n in names]
+            if positions:
+                belief_err.extend(float(np.linalg.norm(e)) for e in err)
+            else:
+                belief_err.append(float(np.linalg.norm(np.concatenate(err))))
         return action
 
     try:
@@ -109,7 +116,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     result["task"] = policy.spec.task
     if teacher is not None:
         result["action_gap_to_teacher"] = float(np.mean(gaps))
-        result["belief_error_m"] = float(np.mean(belief_err))
+        result["belief_error_m" if positions else "belief_error"] = float(np.mean(belief_err))
     return result
 
 

@@ -66,36 +66,78 @@ class ChannelNorm(nn.Module):
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+class StateNorm(nn.Module):
+    """Fixed per-dimension affine normalisation of the privileged state: (x - offset) / scale.
+
+    The privileged state is in metres: an end-effector step is 0.02 and the cube moves over
+    ~0.15 around a constant ~0.5, which an MLP (and symlog, the identity near 0) barely sees.
+    The offset and scale come from the model config (`ModelConfig.state_offset/state_scale`,
+    derived from the task's workspace by `config.task_state_norm`), so they travel with every
+    checkpoint and bundle; empty lists mean the identity (DreamerV3's plain symlog). They are
+    non-persistent buffers: the config, not the tensor files, is their single source.
+    """
+
+    def __init__(self, state_dim: int, offset: list[float] | None = None, scale: list[float] | None = None):
+        super().__init__()
+        offset = list(offset) if offset else [0.0] * state_dim
+        scale = list(scale) if scale else [1.0] * state_dim
+        if len(offset) != state_dim or len(scale) != state_dim:
+            raise ValueError(
+                f"StateNorm: offset/scale have {len(offset)}/{len(scale)} entries, state_dim is {state_dim}"
+            )
+        self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32), persistent=False)
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32), persistent=False)
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        """(..., state_dim) metres -> (..., state_dim) normalised."""
+        return (state - self.offset) / self.scale
+
+    def inverse(self, normed: torch.Tensor) -> torch.Tensor:
+        """(..., state_dim) normalised -> (..., state_dim) metres."""
+        return normed * self.scale + self.offset
+
+
 class StateEncoder(nn.Module):
     """Privileged state -> embedding. (..., state_dim) float32 -> (..., hidden).
 
-    The input is symlog-squashed so position and distance features of different scales
-    train without hand-made normalisation.
+    The input is normalised (`StateNorm`), then symlog-squashed so that features which leave
+    their nominal range (or DMC proprioception, normalised by symlog alone) stay bounded.
     """
 
-    def __init__(self, state_dim: int, hidden: int, layers: int):
+    def __init__(self, state_dim: int, hidden: int, layers: int, offset: list[float] | None = None,
+                 scale: list[float] | None = None):  # fmt: skip
         super().__init__()
+        self.norm = StateNorm(state_dim, offset, scale)
         self.mlp = MLP(state_dim, None, hidden, layers)
         self.out_dim = hidden
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
-        return self.mlp(symlog(state))
+        return self.mlp(symlog(self.norm(state)))
 
 
 class StateDecoder(nn.Module):
-    """Latent feature -> predicted state. (..., feat) -> (..., state_dim), trained in symlog space."""
+    """Latent feature -> predicted state, trained in symlog(normalised) space.
 
-    def __init__(self, feat_dim: int, state_dim: int, hidden: int, layers: int):
+    (..., feat) -> (..., state_dim). `predict` returns the state in its own units (metres).
+    """
+
+    def __init__(self, feat_dim: int, state_dim: int, hidden: int, layers: int,
+                 offset: list[float] | None = None, scale: list[float] | None = None):  # fmt: skip
         super().__init__()
+        self.norm = StateNorm(state_dim, offset, scale)
         self.mlp = MLP(feat_dim, state_dim, hidden, layers)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        """Returns the prediction in symlog space; `symexp` gives the state."""
+        """The prediction in symlog(normalised) space; `predict` gives the state."""
         return self.mlp(feat)
+
+    def predict(self, feat: torch.Tensor) -> torch.Tensor:
+        """(..., feat) -> (..., state_dim) in the state's own units (metres for the tasks)."""
+        return self.norm.inverse(symexp(self.mlp(feat)))
 
     def loss(self, feat: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """(B, T, feat), (B, T, state_dim) -> (B, T) squared error."""
-        return (self(feat) - symlog(state)).pow(2).sum(-1)
+        return (self(feat) - symlog(self.norm(state))).pow(2).sum(-1)
 
 
 class ConvEncoder(nn.Module):

@@ -3,7 +3,8 @@
     policy = StudentPolicy.load(bundle_dir, device="cpu")   # BundleError on any mismatch
     policy.reset()
     action = policy.step(image)     # raw RGB uint8 (H, W, 3) -> float32 (action_dim,) in [-1, 1]
-    belief = policy.belief()        # the teacher's state decoder on the student's latent
+    belief = policy.belief()        # the teacher's state decoder on the student's latent, in
+                                    # metres (de-normalised with the bundle's model config)
 
 The student RSSM filters images into the teacher's latent space; the teacher's actor acts on
 it. Deterministic: the mode of z and of the actor. `step` preprocesses with the bundle's own
@@ -19,7 +20,6 @@ import torch
 from twist_sim.preprocess import preprocess_image
 
 from .bundle import BundleError, BundleSpec, build_networks, read_bundle
-from .networks import symexp
 
 __all__ = ["BundleError", "BundleSpec", "StudentPolicy"]
 
@@ -73,7 +73,7 @@ class StudentPolicy:
         bundle's state layout: {"ee_pos": float32[3], "cube_pos": float32[3], ...}."""
         if not self._stepped:
             raise RuntimeError("belief() needs at least one step() since reset()")
-        state = symexp(self.decoder(self.student.rssm.feature(self._state)))[0].cpu().numpy()
+        state = self.decoder.predict(self.student.rssm.feature(self._state))[0].cpu().numpy()
         return {name: state[a:b].astype(np.float32) for name, (a, b) in self.spec.state_layout.items()}
 
     def latent(self) -> np.ndarray:

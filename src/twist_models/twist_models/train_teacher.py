@@ -15,6 +15,7 @@ Checkpoints are written at episode ends only, so a run stopped at one (for examp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
 from .checkpoint import atomic_torch_save, read_run, write_yaml
-from .config import Preset, load_preset, resolve_device
+from .config import Preset, load_preset, resolve_device, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
 
@@ -107,10 +108,16 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     env = make_env(task, backend=backend, split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
     spec = env.unwrapped.task
+    if not preset.model.state_offset:
+        offset, scale = task_state_norm(task, spec.state_layout)
+        preset = dataclasses.replace(
+            preset, model=dataclasses.replace(preset.model, state_offset=offset, state_scale=scale)
+        )
+    # Distracting Control tasks act in normalised joint torques: no metres per action unit (0).
     meta = {"task": task, "backend": backend, "state_dim": spec.state_dim, "action_dim": spec.action_dim,
             "state_layout": {k: list(v) for k, v in spec.state_layout.items()}, "control_hz": spec.control_hz,
-            "action_scale_m": spec.action_scale_m, "preprocess": {"size": preset.model.image_size, "crop": None},
-            "preset": preset.to_dict()}  # fmt: skip
+            "action_scale_m": float(getattr(spec, "action_scale_m", 0.0)),
+            "preprocess": {"size": preset.model.image_size, "crop": None}, "preset": preset.to_dict()}  # fmt: skip
     if (out / "run.yaml").is_file():
         old = read_run(out)
         if old["task"] != task or old["preset"]["model"] != meta["preset"]["model"]:
@@ -195,7 +202,7 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the TWIST teacher (Dreamer on privileged state).")
-    parser.add_argument("--task", default="block_push", choices=["block_push", "block_lift"])
+    parser.add_argument("--task", default="block_push", choices=task_names())
     parser.add_argument("--preset", default="cpu", help="preset name (config/presets) or YAML path")
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
