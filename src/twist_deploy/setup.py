@@ -37,6 +37,7 @@ setup(
             "franky_bridge = twist_deploy.nodes.franky_bridge:main",
             "realsense_camera = twist_deploy.nodes.realsense_camera:main",
             "twist-bringup = twist_deploy.bringup:main",
+            "twist-trial-report = twist_deploy.report:main",
         ],
     },
 )

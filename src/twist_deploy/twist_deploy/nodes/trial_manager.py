@@ -2,6 +2,9 @@
 
 Services (std_srvs/Trigger): ~/start, ~/abort, ~/reset, ~/mark_success, ~/mark_failure.
 Each trial's bag runs from start to the operator's reset, so it also records the hold after the end.
+It records the camera image, pose, commands, /diagnostics, the policy's status and its belief
+markers, and the `ground_truth_topics` (the sim twin's privileged cube and goal positions) when
+something publishes them: only then does the bag get those topics, so robot bags have none.
 The policy node is held synchronously before ~/abort answers, so no command is stamped after it.
 """
 
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
@@ -22,7 +25,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from twist_sim.nodes import adapters
-from visualization_msgs.msg import Marker
+from visualization_msgs.msg import Marker, MarkerArray
 
 from twist_deploy.bag import BagWriter
 from twist_deploy.nodes import markers
@@ -41,6 +44,8 @@ DEFAULTS = {
     "command_topic": "/target_pose",
     "base_frame": "base",
     "record_bag": True,
+    # geometry_msgs/PointStamped topics recorded only when published (the sim twin's privileged state).
+    "ground_truth_topics": ["/twist_sim/cube_position", "/twist_sim/goal_position"],
 }
 
 
@@ -81,9 +86,12 @@ class TrialManager(Node):
             ),
             "/diagnostics": (DiagnosticArray, "diagnostic_msgs/msg/DiagnosticArray", 10),
             f"{policy}/status": (String, "std_msgs/msg/String", 10),
+            f"{policy}/markers": (MarkerArray, "visualization_msgs/msg/MarkerArray", 10),
         }
+        optional = {t: (PointStamped, "geometry_msgs/msg/PointStamped", 10) for t in p["ground_truth_topics"]}
+        self.recorded = {**optional, **self.topics}
         if p["record_bag"]:
-            for topic, (cls, _, qos) in self.topics.items():
+            for topic, (cls, _, qos) in self.recorded.items():
                 self.create_subscription(
                     cls, topic, lambda data, t=topic: self.record(t, data), qos, raw=True
                 )
@@ -92,6 +100,8 @@ class TrialManager(Node):
     def record(self, topic: str, data: bytes) -> None:
         with self.lock:
             if self.bag is not None:
+                # Optional topics join the bag with their first message (add_topic is idempotent).
+                self.bag.add_topic(topic, self.recorded[topic][1])
                 self.bag.write(topic, data, time.time_ns())
 
     def srv_start(self, _, response):

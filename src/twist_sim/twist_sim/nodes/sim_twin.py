@@ -3,6 +3,9 @@
 Publishes what a Franka + RealSense setup publishes (colour image and camera_info on the RealSense
 driver's topic names, the measured end-effector pose), executes commands through the same adapters
 as the robot controllers, steps at the control rate, and reports success from privileged state.
+It also publishes that privileged state (what no robot can) for trial reports, with the camera
+image's stamp: `~/cube_position` and `~/goal_position` (geometry_msgs/PointStamped, base frame,
+metres); the true end-effector position is the `/current_pose` it already publishes.
 The latest commands and published poses are kept in `received` (time, measured position, target)
 and `published` (time, position), bounded, so tests can verify what the robot side was sent.
 """
@@ -68,6 +71,8 @@ class SimTwin(Node):
         self.info_pub = self.create_publisher(CameraInfo, p["camera_info_topic"], qos_profile_sensor_data)
         self.pose_pub = self.create_publisher(PoseStamped, p["pose_topic"], qos_profile_sensor_data)
         self.success_pub = self.create_publisher(Bool, "~/success", 10)
+        self.cube_pub = self.create_publisher(PointStamped, "~/cube_position", 10)
+        self.goal_pub = self.create_publisher(PointStamped, "~/goal_position", 10)
         self.create_subscription(
             adapters.MESSAGE_TYPES[self.interface], p["command_topic"], self.on_command, 10
         )
@@ -199,6 +204,15 @@ class SimTwin(Node):
         self.pose_pub.publish(pose)
         self.published.append((time.monotonic(), self.ee.copy()))
         self.success_pub.publish(Bool(data=bool(self.info.get("success", False))))
+        cube = self.obs["state"][slice(*self.task.state_layout["cube_pos"])]
+        self.cube_pub.publish(self.point(stamp, cube))
+        self.goal_pub.publish(self.point(stamp, self.env.unwrapped.goal_position()))
+
+    def point(self, stamp, xyz) -> PointStamped:
+        msg = PointStamped()
+        msg.header.stamp, msg.header.frame_id = stamp, self.p["base_frame"]
+        msg.point.x, msg.point.y, msg.point.z = (float(v) for v in xyz)
+        return msg
 
     def camera_info(self, stamp, h: int, w: int) -> CameraInfo:
         f = 0.5 * h / np.tan(np.deg2rad(self.p["camera_fovy_deg"]) / 2)
