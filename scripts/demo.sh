@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up, then run the block-push student through the ROS 2 node graph (sim twin
 # + policy node + trial manager over loopback DDS) for a number of trials on the held-out split,
-# and write the session report (CSV with success rate and Wilson interval, one MCAP bag a trial).
+# and write the session report (CSV with success rate and Wilson interval, one MCAP bag a trial),
+# then the trial report (report.md: success rate with its interval, a strip of frames from a trial
+# beside the student's belief against the true positions, latency figures).
 #
 #   bash scripts/demo.sh                 # shipped bundle, 5 trials
 #   TRIALS=20 BUNDLE=path/to/bundle bash scripts/demo.sh
@@ -29,4 +31,7 @@ fi
 
 echo "[demo] $TRIALS trials of $BUNDLE in the sim twin (held-out appearance, ROS_DOMAIN_ID=$ROS_DOMAIN_ID)"
 twist-bringup "$TASK" --sim --bundle "$BUNDLE" --trials "$TRIALS" --session-dir "$OUT/session" | tee "$OUT/session.json"
-echo "[demo] session report: $OUT/session (trials.csv, bags/)"
+SESSION=$(ls -d "$OUT"/session/session_* | sort | tail -n 1)
+twist-trial-report "$SESSION" --out "$OUT/report"
+echo "[demo] session: $SESSION (session.csv, trial_NNN/ MCAP bags)"
+echo "[demo] trial report: $OUT/report/report.md (figure: $OUT/report/trial_*.png)"

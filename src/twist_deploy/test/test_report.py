@@ -2,6 +2,9 @@
 session recorded by the real node graph over DDS (sim twin ground truth and belief markers)."""
 
 import csv
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
@@ -174,16 +177,19 @@ def test_latency_matches_each_command_to_its_frame():
 
 
 def test_graph_session_records_truth_and_belief(bundle, tmp_path):
-    """One real trial through the node graph (domain 40): the bag has the sim's ground truth and
-    the policy's belief markers, and the report reads them."""
-    from twist_deploy.nodes.graph import Graph
-
-    graph = Graph("block_push", bundle, domain_id=40, session_dir=tmp_path / "runs")
-    try:
-        graph.run_trials(1)
-        session = graph.trials.session
-    finally:
-        graph.shutdown()
+    """One real trial through the node graph (twist-bringup, domain 40, in its own process so
+    nothing an earlier test left running in this one competes with it): the bag has the sim's
+    ground truth and the policy's belief markers, and the report reads them."""
+    bringup = Path(sys.executable).with_name("twist-bringup")
+    args = ["block_push", "--sim", "--bundle", str(bundle), "--trials", "1", "--domain-id", "40"]
+    done = subprocess.run(
+        [str(bringup), *args, "--session-dir", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    session = report.find_session(tmp_path / "runs")
     counts: dict[str, int] = {}
     for m in read_ros2_messages(session / "trial_001" / "trial_001_0.mcap"):
         counts[m.channel.topic] = counts.get(m.channel.topic, 0) + 1
