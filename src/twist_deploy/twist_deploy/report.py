@@ -281,7 +281,7 @@ def trial_figure(bag: TrialBag, cfg: ReportConfig, title: str) -> bytes:
                 belief[:, 0] - t0, e, color=color, lw=1.2, label=f"{name} (median {np.nanmedian(e):.1f} cm)"
             )
     for t in frame_times:
-        err.axvline(t, color="0.85", lw=0.8, zorder=0)
+        err.axvline(t, color="0.6", ls=":", lw=0.9)
     err.set(xlabel="time in trial (s)", ylabel="|belief - true| (cm)", title="student's belief error")
     err.set_ylim(bottom=0)
     if err.lines:
