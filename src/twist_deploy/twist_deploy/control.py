@@ -18,6 +18,7 @@ notices a silent camera or robot.
 from __future__ import annotations
 
 import collections
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -157,7 +158,10 @@ class PolicyController:
         ):
             return None  # never step the model twice on one frame, nor faster than the control rate
         self._frame_used = True
+        started = time.perf_counter()
         action = np.asarray(self.policy.step(self.frame.rgb))
+        # Latency runs from the frame's stamp to the command's existence, so the model step counts.
+        decided = now + (time.perf_counter() - started)
         result = safe_command(self.position, action, self.cfg.safety)
         if isinstance(result, Hold):
             if result.nonfinite_action:
@@ -168,7 +172,7 @@ class PolicyController:
         self.steps += 1
         self.last_command_stamp = self.frame.stamp
         self.counters.commands += 1
-        self.counters.latencies_ms.append(1e3 * (now - self.frame.stamp))
+        self.counters.latencies_ms.append(1e3 * (decided - self.frame.stamp))
         if self.steps >= self.cfg.episode_steps:
             self.hold("trial complete")
         return result
