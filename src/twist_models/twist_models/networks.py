@@ -8,6 +8,7 @@ twist_sim.preprocess.preprocess_image; the float conversion happens here, once.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import torch
@@ -194,9 +195,17 @@ class ConvDecoder(nn.Module):
 
 
 class Actor(nn.Module):
-    """Continuous policy pi(a | feat): Normal with tanh mean and std in [min_std, 1].
+    """Continuous policy pi(a | feat): a tanh-squashed Normal, a = tanh(u), u ~ N(loc, std),
+    std in [min_std, 1]. (..., feat) -> actions (..., action_dim) in (-1, 1).
 
-    (..., feat) -> mean, std each (..., action_dim). Samples are clipped to [-1, 1].
+    Why squashed rather than DreamerV3's Normal(tanh(loc), std) clipped to [-1, 1]: with the
+    clipped Normal, once the best action is at a bound (e.g. "down" when the peg is on the
+    table) REINFORCE drives the pre-tanh mean to +-4 within ~1K updates, tanh' ~ 0 freezes it
+    there and the policy becomes a state-independent corner-seeking constant (measured on
+    block push: 67-99% of pre-activations beyond +-2 at 7.5K-12K env steps). For the squashed
+    Normal the score function has no tanh' factor, and its entropy includes the Jacobian
+    term E[log(1 - tanh(u)^2)], which penalises saturation. The mode is tanh(loc), as before,
+    so bundles and the student's use of the actor are unchanged.
     """
 
     def __init__(self, feat_dim: int, action_dim: int, hidden: int, layers: int, min_std: float = 0.1):
@@ -206,29 +215,42 @@ class Actor(nn.Module):
         self.min_std = min_std
 
     def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, std = self.mlp(feat).chunk(2, -1)
-        return torch.tanh(mean), (1.0 - self.min_std) * torch.sigmoid(std + 2.0) + self.min_std
+        """(loc of u (unbounded), std), each (..., action_dim)."""
+        loc, std = self.mlp(feat).chunk(2, -1)
+        return loc, (1.0 - self.min_std) * torch.sigmoid(std + 2.0) + self.min_std
 
     def mode(self, feat: torch.Tensor) -> torch.Tensor:
-        return self(feat)[0]
+        return torch.tanh(self(feat)[0])
 
     def sample(self, feat: torch.Tensor, generator: torch.Generator | None = None):
-        """Reparameterised sample. Returns (action clipped to [-1, 1], raw unclipped sample,
-        entropy (...,)); the raw sample is what `log_prob` scores."""
-        mean, std = self(feat)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        raw = mean + std * noise
-        return raw.clamp(-1.0, 1.0), raw, self.entropy(std)
+        """Reparameterised sample. Returns (action tanh(u) (..., A), u (..., A) what `log_prob`
+        scores, entropy estimate (...,))."""
+        loc, std = self(feat)
+        noise = torch.randn(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
+        raw = loc + std * noise
+        return torch.tanh(raw), raw, self.entropy(std, raw)
 
     @staticmethod
-    def entropy(std: torch.Tensor) -> torch.Tensor:
-        return (0.5 + 0.5 * torch.log(2 * torch.pi * std.pow(2))).sum(-1)
+    def _log_jacobian(raw: torch.Tensor) -> torch.Tensor:
+        """log(1 - tanh(u)^2), computed stably: 2 (log 2 - u - softplus(-2u))."""
+        return 2.0 * (math.log(2.0) - raw - F.softplus(-2.0 * raw))
+
+    @classmethod
+    def entropy(cls, std: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """One-sample estimate of the squashed entropy: H(N(loc, std)) + log|da/du| at u = raw.
+        Differentiable in std and (through a reparameterised raw) in loc."""
+        gaussian = 0.5 + 0.5 * torch.log(2 * torch.pi * std.pow(2))
+        return (gaussian + cls._log_jacobian(raw)).sum(-1)
 
     def log_prob(self, feat: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log pi(raw | feat) (...,), entropy (...,)) for REINFORCE."""
-        mean, std = self(feat)
-        logp = torch.distributions.Normal(mean, std).log_prob(raw).sum(-1)
-        return logp, self.entropy(std)
+        """For REINFORCE: (log N(raw | loc, std) (...,), entropy estimate (...,)). The score of
+        u equals that of a = tanh(u) (the Jacobian does not depend on the parameters). The
+        entropy is evaluated at u' = loc + std * eps with the sample's eps, so its Jacobian
+        term pulls loc back from saturation."""
+        loc, std = self(feat)
+        logp = torch.distributions.Normal(loc, std).log_prob(raw).sum(-1)
+        eps = ((raw - loc) / std).detach()
+        return logp, self.entropy(std, loc + std * eps)
 
 
 def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
