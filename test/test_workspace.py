@@ -101,3 +101,11 @@ def test_deploy_workspace_box_matches_the_simulated_task() -> None:
     )
     assert policy["workspace_low"] == pytest.approx(list(WORKSPACE_LOW))
     assert policy["workspace_high"] == pytest.approx(list(WORKSPACE_HIGH))
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest's default import mode refuses two test modules with one basename."""
+    names = [p.name for p in (ROOT / "src").glob("*/test/test_*.py")] + [
+        p.name for p in (ROOT / "test").glob("test_*.py")
+    ]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
