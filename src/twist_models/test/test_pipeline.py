@@ -110,3 +110,23 @@ def test_teacher_run_saves_task_state_normalisation(teacher_run):
     agent, _, _ = load_teacher(teacher_run)
     torch.testing.assert_close(agent.wm.encoder.norm.scale, torch.tensor(scale))
     torch.testing.assert_close(agent.wm.decoder.norm.offset, torch.tensor(offset))
+
+
+def test_expert_prefill_episodes_come_first_and_succeed(tmp_path):
+    """teacher.expert_episodes: the first episodes of D are the scripted expert's (noise-free
+    here, so they solve the push); the rest of the prefill is random."""
+    from twist_sim.dataset import EpisodeDataset
+
+    overrides = {"teacher": {"env_steps": 450, "prefill": 450, "expert_episodes": 2, "expert_noise": 0.0}}
+    train("block_push", load_preset("debug", overrides), tmp_path / "run", progress=False)
+    data = EpisodeDataset(tmp_path / "run" / "dataset")
+    assert len(data) == 3
+    returns = [float(data.episode(i)["reward"].sum()) for i in range(3)]
+    assert all(bool(data.episode(i)["success"][-1]) for i in range(2))
+    assert min(returns[:2]) > 0 > returns[2]  # success bonus vs. a random episode
+
+
+def test_expert_prefill_needs_a_scripted_expert(tmp_path):
+    preset = load_preset("debug", {"teacher": {"env_steps": 10, "expert_episodes": 1}})
+    with pytest.raises(ValueError, match="expert_episodes > 0 needs a scripted expert"):
+        train("cartpole_balance", preset, tmp_path / "run", progress=False)

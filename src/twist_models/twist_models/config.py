@@ -92,6 +92,12 @@ class TeacherConfig:
 
     env_steps: total environment steps to collect.
     prefill: env steps of uniform random actions before the first update.
+    expert_episodes, expert_noise: the first `expert_episodes` prefill episodes are driven by
+        twist_sim's scripted expert with Gaussian action noise of std `expert_noise` instead of
+        random actions. The paper trains from scratch for 500K steps on a GPU (0, its setting);
+        on a 2-core CPU a few demonstrations in the replay show the world model the contact
+        dynamics of a push, which random actions almost never produce. They are ordinary
+        episodes of D (rendered with DR), so the student sees them too.
     train_every: env steps per gradient update (the train ratio is batch*seq_len/train_every).
     batch_size, seq_len: replay sequences per update and their length.
     horizon: imagination horizon H of the actor-critic.
@@ -115,6 +121,8 @@ class TeacherConfig:
 
     env_steps: int = 500_000
     prefill: int = 5_000
+    expert_episodes: int = 0
+    expert_noise: float = 0.3
     train_every: int = 5
     batch_size: int = 16
     seq_len: int = 50
@@ -145,6 +153,7 @@ class TeacherConfig:
         _positive(self, "actor_lr", "critic_lr", "grad_clip", "eval_every", "eval_episodes")
         _positive(self, "checkpoint_every", "slow_critic_every", "return_decay")
         _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
+        _non_negative(self, "expert_episodes", "expert_noise")
         _non_negative(self, "recon_weight", "reward_weight")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
         if self.actor_grad not in ("reinforce", "dynamics"):

@@ -59,9 +59,12 @@ class StateReplay:
         return {k: np.stack(v) for k, v in out.items()}
 
 
-def collect_episode(env, agent: Dreamer, seed: int, random: bool, rng: np.random.Generator, on_step,
+def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
                     preprocess: PreprocessSpec) -> dict:  # fmt: skip
     """One episode with training DR; `on_step()` runs after each env step (the train ratio).
+
+    prefill_policy: None (the agent explores) or an object with act(state) -> action (the
+    random policy or the scripted expert of the prefill).
 
     Returns the episode in the dataset convention, length T + 1; images are stored as the
     model sees them (twist_sim's preprocess_image with the run's spec).
@@ -81,8 +84,8 @@ def collect_episode(env, agent: Dreamer, seed: int, random: bool, rng: np.random
     record(obs, np.zeros(action_dim, np.float32), 0.0, True, False, bool(info.get("success", False)))
     carry, done = None, False
     while not done:
-        if random:
-            action = rng.uniform(-1, 1, action_dim).astype(np.float32)
+        if prefill_policy is not None:
+            action = np.asarray(prefill_policy.act(obs["state"]), dtype=np.float32)
         else:
             state = torch.as_tensor(obs["state"], device=agent.device)[None]
             act, carry = agent.act(state, carry, explore=True)
@@ -98,6 +101,7 @@ def collect_episode(env, agent: Dreamer, seed: int, random: bool, rng: np.random
 def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True) -> dict:
     """Train (or resume) a teacher run in `out`. Returns the final counters."""
     from twist_sim.dataset import EpisodeDataset, write_episode
+    from twist_sim.experts import RandomPolicy, ScriptedExpert
 
     from twist_sim import make_env
 
@@ -108,6 +112,10 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     env = make_env(task, backend=backend, split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
     spec = env.unwrapped.task
+    if cfg.expert_episodes and task not in ("block_push", "block_lift"):
+        raise ValueError(
+            f"teacher.expert_episodes > 0 needs a scripted expert; {task} has none (set it to 0)"
+        )
     if not preset.model.state_offset:
         offset, scale = task_state_norm(task, spec.state_layout)
         preset = dataclasses.replace(
@@ -161,13 +169,16 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     last_ckpt = env_steps
     while counter["step"] < cfg.env_steps:
         episode_index = len(replay.episodes)
-        random = counter["step"] < cfg.prefill
+        prefill_policy = None
+        if episode_index < cfg.expert_episodes:
+            prefill_policy = ScriptedExpert(spec, rng, cfg.expert_noise)
+        elif counter["step"] < cfg.prefill:
+            prefill_policy = RandomPolicy(spec, rng)
         ep = collect_episode(
             env,
             agent,
             preset.seed * 1_000_003 + episode_index,
-            random,
-            rng,
+            prefill_policy,
             on_step,
             PreprocessSpec(size=preset.model.image_size),
         )
@@ -207,12 +218,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
     parser.add_argument("--env-steps", type=int, help="override teacher.env_steps")
+    parser.add_argument("--expert-episodes", type=int, help="override teacher.expert_episodes (0: paper)")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
     args = parser.parse_args(argv)
     overrides: dict = {}
-    if args.env_steps is not None:
-        overrides["teacher"] = {"env_steps": args.env_steps}
+    for key in ("env_steps", "expert_episodes"):
+        if getattr(args, key) is not None:
+            overrides.setdefault("teacher", {})[key] = getattr(args, key)
     for key in ("seed", "device"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)

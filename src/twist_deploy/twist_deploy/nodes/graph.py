@@ -25,6 +25,30 @@ from twist_deploy.nodes.policy_node import PolicyNode
 from twist_deploy.nodes.trial_manager import TrialManager
 from twist_deploy.params import config_dir, load_params
 
+GRAPH_NODES = ("twist_sim", "twist_policy", "twist_trials", "twist_operator")
+
+
+def refuse_shared_domain(probe, domain_id: int, discovery_s: float = 1.0) -> None:
+    """Raise RuntimeError if another TWIST graph already runs in this ROS domain.
+
+    Two graphs in one domain cross-talk: each policy drives both sims, the services of the
+    duplicated node names answer from either process, and trials stall or count foreign
+    commands. `probe` is a fresh node; DDS discovery over loopback needs a moment, so this waits
+    up to `discovery_s` for other participants' nodes to appear.
+    """
+    deadline = time.monotonic() + discovery_s
+    while True:
+        names = {name for name, _ in probe.get_node_names_and_namespaces()}
+        clash = sorted(names & set(GRAPH_NODES) - {probe.get_name()})
+        if clash:
+            raise RuntimeError(
+                f"ROS domain {domain_id} already has TWIST nodes {clash}: another graph (a demo, a "
+                "benchmark or a test) is running in it; stop it or choose another ROS_DOMAIN_ID"
+            )
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
+
 
 class Graph:
     def __init__(
@@ -35,8 +59,10 @@ class Graph:
         session_dir: Path,
         interface: str = "pose",
         overrides: dict[str, dict] | None = None,
+        discovery_s: float = 1.0,
     ):
-        """overrides: extra parameters per node name (twist_sim, twist_policy, twist_trials)."""
+        """overrides: extra parameters per node name (twist_sim, twist_policy, twist_trials).
+        discovery_s: how long to look for another TWIST graph in the domain before starting."""
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         files = [config_dir() / "deploy.yaml", config_dir() / "deploy_sim.yaml"]
@@ -53,7 +79,10 @@ class Graph:
             return [Parameter(k, value=v) for k, v in {**load_params(files, name), **extra[name]}.items()]
 
         self.nodes = []
+        # The operator node comes first: it probes the domain before any TWIST node joins it.
+        self.operator = self._add(rclpy.create_node("twist_operator", context=self.context))
         try:
+            refuse_shared_domain(self.operator, domain_id, discovery_s)
             self.sim = self._add(SimTwin(context=self.context, parameter_overrides=params("twist_sim")))
             self.policy = self._add(
                 PolicyNode(context=self.context, parameter_overrides=params("twist_policy"))
@@ -64,7 +93,6 @@ class Graph:
         except Exception:
             self.shutdown()
             raise
-        self.operator = self._add(rclpy.create_node("twist_operator", context=self.context))
         self._clients = {
             n: self.operator.create_client(Trigger, f"/twist_trials/{n}")
             for n in ("start", "abort", "reset", "mark_success", "mark_failure")
