@@ -59,6 +59,31 @@ class StateReplay:
         return {k: np.stack(v) for k, v in out.items()}
 
 
+def check_expert_prefill(spec, schedule) -> None:
+    """ValueError when expert prefill is asked of a task without a scripted expert."""
+    from twist_sim.tasks import TASK_NAMES
+
+    if schedule.expert_episodes and spec.name not in TASK_NAMES:
+        raise ValueError(
+            f"teacher.expert_episodes > 0 needs a scripted expert; {spec.name} has none (set it to 0)"
+        )
+
+
+def prefill_policy(spec, schedule, episode_index: int, step: int, rng: np.random.Generator):
+    """The behaviour of the next episode before learning starts, or None for the agent itself.
+
+    schedule: anything with expert_episodes, expert_noise and prefill (TeacherConfig, the
+    baselines' Schedule). The first `expert_episodes` episodes are the scripted expert's, then
+    uniform random actions until `prefill` env steps.
+    """
+    from twist_sim.experts import RandomPolicy, ScriptedExpert
+
+    check_expert_prefill(spec, schedule)
+    if episode_index < schedule.expert_episodes:
+        return ScriptedExpert(spec, rng, schedule.expert_noise)
+    return RandomPolicy(spec, rng) if step < schedule.prefill else None
+
+
 def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
                     preprocess: PreprocessSpec) -> dict:  # fmt: skip
     """One episode with training DR; `on_step()` runs after each env step (the train ratio).
@@ -101,7 +126,6 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
 def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True) -> dict:
     """Train (or resume) a teacher run in `out`. Returns the final counters."""
     from twist_sim.dataset import EpisodeDataset, write_episode
-    from twist_sim.experts import RandomPolicy, ScriptedExpert
 
     from twist_sim import make_env
 
@@ -112,10 +136,7 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     env = make_env(task, backend=backend, split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
     spec = env.unwrapped.task
-    if cfg.expert_episodes and task not in ("block_push", "block_lift"):
-        raise ValueError(
-            f"teacher.expert_episodes > 0 needs a scripted expert; {task} has none (set it to 0)"
-        )
+    check_expert_prefill(spec, cfg)
     if not preset.model.state_offset:
         offset, scale = task_state_norm(task, spec.state_layout)
         preset = dataclasses.replace(
@@ -169,16 +190,11 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     last_ckpt = env_steps
     while counter["step"] < cfg.env_steps:
         episode_index = len(replay.episodes)
-        prefill_policy = None
-        if episode_index < cfg.expert_episodes:
-            prefill_policy = ScriptedExpert(spec, rng, cfg.expert_noise)
-        elif counter["step"] < cfg.prefill:
-            prefill_policy = RandomPolicy(spec, rng)
         ep = collect_episode(
             env,
             agent,
             preset.seed * 1_000_003 + episode_index,
-            prefill_policy,
+            prefill_policy(spec, cfg, episode_index, counter["step"], rng),
             on_step,
             PreprocessSpec(size=preset.model.image_size),
         )

@@ -34,6 +34,7 @@ from ..checkpoint import atomic_torch_save, read_run, write_yaml
 from ..config import Preset, load_preset, resolve_device
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
+from ..train_teacher import check_expert_prefill, prefill_policy
 from .agents import ImagePolicy, Method, build_agent, get_method
 from .asym_sac import AsymSACConfig
 from .envs import has_success, make_task_env
@@ -52,6 +53,8 @@ class Schedule:
     eval_every: int
     eval_episodes: int
     checkpoint_every: int
+    expert_episodes: int = 0  # the teacher's expert prefill (TeacherConfig), for equal data
+    expert_noise: float = 0.0
 
 
 def load_sac_config(preset: str, overrides: dict | None = None) -> AsymSACConfig:
@@ -67,10 +70,11 @@ def load_sac_config(preset: str, overrides: dict | None = None) -> AsymSACConfig
     return AsymSACConfig(**values)
 
 
-def collect_episode(
-    env, policy: ImagePolicy, seed: int, random: bool, rng: np.random.Generator, on_step
-) -> dict:
-    """One training episode; `on_step()` runs after every env step. Returns it, length T + 1."""
+def collect_episode(env, policy: ImagePolicy, seed: int, prefill, on_step) -> dict:
+    """One training episode; `on_step()` runs after every env step. Returns it, length T + 1.
+
+    prefill: None (the agent acts on images) or the prefill's act(state) policy
+    (twist_models.train_teacher.prefill_policy)."""
     obs, info = env.reset(seed=seed)
     policy.reset()
     action_dim = env.action_space.shape[0]
@@ -85,7 +89,10 @@ def collect_episode(
     record(obs, np.zeros(action_dim, np.float32), 0.0, True, False, False, bool(info.get("success", False)))
     done = False
     while not done:
-        action = rng.uniform(-1, 1, action_dim).astype(np.float32) if random else policy.act(obs)
+        if prefill is not None:
+            action = np.asarray(prefill.act(obs["state"]), dtype=np.float32)
+        else:
+            action = policy.act(obs)
         obs, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
         record(obs, action, float(reward), False, done, bool(terminated), bool(info.get("success", False)))
@@ -123,13 +130,16 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
 
     method = get_method(method_name)
     schedule_src = preset.teacher if method.kind == "dreamer" else sac
-    schedule = Schedule(**{f.name: getattr(schedule_src, f.name) for f in dataclasses.fields(Schedule)})
+    schedule = Schedule(
+        **{f.name: getattr(schedule_src, f.name, f.default) for f in dataclasses.fields(Schedule)}
+    )
     torch.set_num_threads(preset.threads)
     device = resolve_device(preset.device)
     out.mkdir(parents=True, exist_ok=True)
     image_size = preset.model.image_size
     env = make_task_env(task, "train", method.dr_mode, image_size=image_size, backend=backend)
     spec = env.unwrapped.task
+    check_expert_prefill(spec, schedule)
     meta = {"method": method.name, "task": task, "backend": backend, "state_dim": spec.state_dim,
             "action_dim": spec.action_dim, "image_size": image_size, "dr_mode": method.dr_mode,
             "action_repeat": getattr(spec, "action_repeat", 1), "preset": preset.to_dict(),
@@ -185,8 +195,8 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     last_ckpt = counter["step"]
     while counter["step"] < schedule.env_steps:
         index = len(replay.episodes)
-        random = counter["step"] < schedule.prefill
-        ep = collect_episode(env, policy, preset.seed * 1_000_003 + index, random, rng, on_step)
+        prefill = prefill_policy(spec, schedule, index, counter["step"], rng)
+        ep = collect_episode(env, policy, preset.seed * 1_000_003 + index, prefill, on_step)
         write_episode(replay_dir, ep)
         replay.add(ep)
         step = counter["step"]
@@ -252,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
     parser.add_argument("--env-steps", type=int, help="override the method's env_steps")
+    parser.add_argument(
+        "--expert-episodes", type=int, help="override teacher.expert_episodes (Dreamer baselines)"
+    )
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
     args = parser.parse_args(argv)
@@ -260,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.env_steps is not None:
         overrides["teacher"] = {"env_steps": args.env_steps}
         sac_overrides["env_steps"] = args.env_steps
+    if args.expert_episodes is not None:
+        overrides.setdefault("teacher", {})["expert_episodes"] = args.expert_episodes
     for key in ("seed", "device"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
