@@ -172,3 +172,20 @@ def test_an_oracle_no_better_than_random_is_not_normalised():
     np.testing.assert_allclose(
         normalised_score_matrices(shifted)[0]["x"], normalised_score_matrices(FIXED)[0]["x"]
     )
+
+
+def test_fig6_ablation_students_are_evaluated_as_bundles(tmp_path):
+    """twist_no_imagine / twist_no_noise runs are policy bundles, evaluated on the same episodes
+    as TWIST itself: identical bundles give identical returns."""
+    from twist_models.testing import make_debug_bundle
+
+    bundle = make_debug_bundle(tmp_path / "bundle", task="block_push", seed=0)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"episodes": 1, "runs": [
+        {"method": m, "task": "block_push", "seed": 0, "path": str(bundle)}
+        for m in ("twist", "twist_no_imagine", "twist_no_noise")]}))  # fmt: skip
+    runs, episodes, split = load_suite(suite)
+    run_suite(runs, episodes, split, tmp_path / "results", reps=50, progress=False)
+    rows = {r["method"]: r["return"] for r in read_raw(tmp_path / "results" / "raw.csv")}
+    assert rows["twist_no_imagine"] == pytest.approx(rows["twist"])
+    assert rows["twist_no_noise"] == pytest.approx(rows["twist"])

@@ -50,7 +50,10 @@ from .evaluate import EVAL_SEED, rollout
 from .stats import wilson_interval
 
 RAW_FIELDS = ("method", "task", "seed", "episode", "return", "success")
-TWIST_METHODS = ("oracle", "twist")
+# TWIST students are policy bundles; the two ablations of the paper's Fig. 6 are bundles too,
+# distilled with `twist-distill --no-imagine` and `--no-action-noise`.
+STUDENT_METHODS = ("twist", "twist_no_imagine", "twist_no_noise")
+TWIST_METHODS = ("oracle", *STUDENT_METHODS)
 RANDOM = "random"  # the reference policy the suite evaluates itself; its runs have no path
 
 
@@ -104,7 +107,7 @@ def evaluate_run(run: RunSpec, episodes: int, split: str, device: str = "cpu") -
             return rollout(env, act, lambda: carry.__setitem__(0, None), episodes, EVAL_SEED)
         finally:
             env.close()
-    if run.method == "twist":
+    if run.method in STUDENT_METHODS:
         if run.task in BLOCK_TASKS:
             return evaluate_bundle(path, episodes, split=split, device=device)
         from .policy import StudentPolicy

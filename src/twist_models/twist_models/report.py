@@ -32,10 +32,12 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from .checkpoint import atomic_write_bytes  # noqa: E402
-from .eval_suite import read_raw, run_scores, summarise  # noqa: E402
+from .eval_suite import STUDENT_METHODS, read_raw, run_scores, summarise  # noqa: E402
 
-METHOD_ORDER = ("oracle", "twist", "dreamer_dr", "dreamer_nodr", "state_recon", "asym_sac", "random")
-METHOD_LABELS = {"oracle": "Oracle", "twist": "TWIST", "dreamer_dr": "Dreamer w/ DR",
+METHOD_ORDER = ("oracle", "twist", "twist_no_imagine", "twist_no_noise", "dreamer_dr", "dreamer_nodr",
+                "state_recon", "asym_sac", "random")  # fmt: skip
+METHOD_LABELS = {"oracle": "Oracle", "twist": "TWIST", "twist_no_imagine": "TWIST w/o imagined distillation",
+                 "twist_no_noise": "TWIST w/o action noise", "dreamer_dr": "Dreamer w/ DR",
                  "dreamer_nodr": "Dreamer w/o DR", "state_recon": "Dreamer State Recon",
                  "asym_sac": "Asymmetric SAC", "random": "Random"}  # fmt: skip
 TEACHER_LABEL = "Oracle (TWIST's teacher, on state)"
@@ -153,7 +155,7 @@ def compute_used(run: dict) -> dict:
     """
     path = Path(run["path"])
     info = {"method": run["method"], "task": run["task"], "seed": run["seed"]}
-    if run["method"] == "twist":
+    if run["method"] in STUDENT_METHODS:
         teacher, student = twist_sources(path)
         if teacher is not None:
             own = compute_used({**run, "method": "oracle", "path": str(teacher)})
