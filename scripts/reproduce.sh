@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Retrain everything from scratch and regenerate the results report (issue 7).
+#
+#   bash scripts/reproduce.sh                       # cpu preset, seed 0 (many hours on 2 cores)
+#   PRESET=paper SEEDS="0 1 2" bash scripts/reproduce.sh   # the paper's sizes, on a GPU
+#   SHIP=1 bash scripts/reproduce.sh                # also copy the seed-0 block bundles to bundles/
+#
+# Per task and seed: the teacher (Oracle) with its matching dataset, the TWIST student
+# distilled from it and exported as a bundle, and Dreamer w/ DR trained for the teacher's env
+# steps. On block push, the two distillation ablations of Fig. 6 (--no-imagine,
+# --no-action-noise) from the same teacher. Then the held-out evaluation suite (EPISODES
+# episodes per run, evaluation-mode DR) and the report (tables, Fig. 2 intervals, curves).
+# Every step resumes: rerunning the command continues where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+PRESET=${PRESET:-cpu}
+SEEDS=${SEEDS:-0}
+EPISODES=${EPISODES:-50}
+OUT=${OUT:-runs/reproduce}
+BLOCK_TASKS=${BLOCK_TASKS:-"block_push block_lift"}
+DMC_TASKS=${DMC_TASKS:-"cartpole_balance cup_catch"}
+DMC_STEPS=${DMC_STEPS:-100000}
+mkdir -p "$OUT"
+SUITE="$OUT/suite.yaml"
+printf 'episodes: %s\nsplit: heldout\nruns:\n' "$EPISODES" > "$SUITE"
+
+add_run() {  # method task seed path
+  printf '  - {method: %s, task: %s, seed: %s, path: %s}\n' "$1" "$2" "$3" "$4" >> "$SUITE"
+}
+
+train_task() {  # task seed [extra teacher/baseline args...]
+  local task=$1 seed=$2
+  shift 2
+  local t="$OUT/teacher_${task}_s$seed"
+  echo "[reproduce] $task seed $seed: teacher"
+  twist-train-teacher --task "$task" --preset "$PRESET" --seed "$seed" --out "$t" "$@"
+  local steps
+  steps=$(python -c "import yaml, sys; print(yaml.safe_load(open(sys.argv[1]))['env_steps'])" "$t/run.yaml")
+  add_run oracle "$task" "$seed" "$t"
+  local variants=("twist:")
+  if [ "$task" = block_push ]; then
+    variants+=("twist_no_imagine:--no-imagine" "twist_no_noise:--no-action-noise")
+  fi
+  for v in "${variants[@]}"; do
+    local method=${v%%:*} flag=${v#*:}
+    echo "[reproduce] $task seed $seed: $method"
+    # shellcheck disable=SC2086  # $flag is empty or one option
+    twist-distill --teacher "$t" --preset "$PRESET" --seed "$seed" --out "$OUT/${method}_${task}_s$seed" $flag
+    twist-export --teacher "$t" --student "$OUT/${method}_${task}_s$seed" --out "$OUT/bundle_${method}_${task}_s$seed"
+    add_run "$method" "$task" "$seed" "$OUT/bundle_${method}_${task}_s$seed"
+  done
+  echo "[reproduce] $task seed $seed: Dreamer w/ DR for the teacher's $steps env steps"
+  twist-train-baseline --method dreamer_dr --task "$task" --preset "$PRESET" --seed "$seed" \
+    --env-steps "$steps" --out "$OUT/dreamer_dr_${task}_s$seed" "$@"
+  add_run dreamer_dr "$task" "$seed" "$OUT/dreamer_dr_${task}_s$seed"
+}
+
+for seed in $SEEDS; do
+  for task in $BLOCK_TASKS; do
+    train_task "$task" "$seed"
+  done
+  for task in $DMC_TASKS; do
+    # Distracting Control has no scripted expert: the paper's from-scratch prefill.
+    train_task "$task" "$seed" --env-steps "$DMC_STEPS" --expert-episodes 0
+  done
+done
+
+twist-eval-suite --suite "$SUITE" --out "$OUT/results"
+twist-report --results "$OUT/results"
+
+if [ "${SHIP:-0}" = 1 ]; then
+  for task in $BLOCK_TASKS; do
+    dest="bundles/$task"
+    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/training"
+    cp -r "$OUT/bundle_twist_${task}_s0/." "$dest.tmp/"
+    cp "$OUT/teacher_${task}_s0/run.yaml" "$dest.tmp/training/teacher_run.yaml"
+    cp "$OUT/teacher_${task}_s0/eval.jsonl" "$dest.tmp/training/teacher_eval.jsonl"
+    cp "$OUT/twist_${task}_s0/run.yaml" "$dest.tmp/training/student_run.yaml"
+    twist-eval --bundle "$dest.tmp" --split heldout --episodes "$EPISODES" --json "$dest.tmp/training/heldout_eval.json"
+    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  done
+fi
+echo "[reproduce] report: $OUT/results/report"
