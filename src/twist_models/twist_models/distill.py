@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from .checkpoint import atomic_torch_save, load_teacher, read_run, write_yaml
 from .config import Preset, load_preset, resolve_device
 from .dreamer import to_torch
+from .progress import progress_bar
 from .student import Distiller, Student
 
 BATCH_KEYS = ("state", "image", "action", "is_first")
@@ -55,7 +55,9 @@ def distil(teacher_dir: Path, preset: Preset, out: Path, progress: bool = True) 
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
                 "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict()}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
-    bar = tqdm(total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(
+        total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
+    )
     metrics: dict[str, float] = {}
     while updates < cfg.steps:
         batch = sampler.sample()

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
 from .checkpoint import atomic_torch_save, read_run, write_yaml
 from .config import Preset, load_preset, resolve_device, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
+from .progress import progress_bar
 
 REPLAY_KEYS = ("state", "action", "reward", "is_first", "is_terminal")
 
@@ -169,7 +169,7 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
         updates, wall_offset = ckpt["updates"], ckpt["wall_s"]
     env_steps = replay.num_steps
     writer = SummaryWriter(str(out / "tb"))
-    bar = tqdm(total=cfg.env_steps, initial=min(env_steps, cfg.env_steps), desc="teacher env steps",
+    bar = progress_bar(total=cfg.env_steps, initial=min(env_steps, cfg.env_steps), desc="teacher env steps",
                disable=not progress, dynamic_ncols=True)  # fmt: skip
     counter = {"step": env_steps, "updates": updates}
     start = time.monotonic()

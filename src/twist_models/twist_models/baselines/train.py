@@ -28,12 +28,12 @@ import numpy as np
 import torch
 import yaml
 from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from ..checkpoint import atomic_torch_save, read_run, write_yaml
 from ..config import Preset, load_preset, resolve_device
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
+from ..progress import progress_bar
 from ..train_teacher import check_expert_prefill, prefill_policy
 from .agents import ImagePolicy, Method, build_agent, get_method
 from .asym_sac import AsymSACConfig
@@ -171,7 +171,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     started = time.monotonic()
     writer = SummaryWriter(str(out / "tb"))
     counter = {"step": replay.num_steps, "updates": updates}
-    bar = tqdm(total=schedule.env_steps, initial=min(counter["step"], schedule.env_steps),
+    bar = progress_bar(total=schedule.env_steps, initial=min(counter["step"], schedule.env_steps),
                desc=f"{method.name} env steps", disable=not progress, dynamic_ncols=True)  # fmt: skip
     policy = ImagePolicy(agent, explore=True)
 
