@@ -149,13 +149,32 @@ class Graph:
             self.start_trial()
             # Generous: on a loaded machine the one-process graph runs well below real time.
             timeout = 8.0 * steps / self.policy.hz + 10.0
-            state = self.wait_for(
-                lambda s, i=i: s["trial"] == len(self.trials.machine.trials) and s["state"] != "running",
-                timeout,
-            )
+            try:
+                state = self.wait_for(
+                    lambda s, i=i: s["trial"] == len(self.trials.machine.trials) and s["state"] != "running",
+                    timeout,
+                )
+            except TimeoutError as exc:
+                raise TimeoutError(f"{exc}; {self.snapshot()}") from exc
             if state["outcome"] is None:
                 raise RuntimeError(f"trial {state['trial']} ended without an outcome: {state}")
             self.call("reset")
+
+    def snapshot(self) -> str:
+        """Where the data flow stands, for a stalled trial (open issue 5): what the sim stepped and
+        published, what the policy received and did, and every thread's stack on stderr."""
+        import faulthandler
+        import sys
+
+        c, now = self.policy.ctl.counters, time.monotonic()
+        last_pub = self.sim.published[-1][0] if self.sim.published else float("nan")
+        last_cmd = self.sim.received[-1][0] if self.sim.received else float("nan")
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        return (
+            f"sim: steps {self.sim.steps}, last publish {now - last_pub:.1f} s ago, last command "
+            f"{now - last_cmd:.1f} s ago, worker alive {self.sim.worker.is_alive()}; policy: images "
+            f"{c.images}, commands {c.commands}, stale ticks {c.stale_ticks}, mode {self.policy.ctl.mode.value}"
+        )
 
     def shutdown(self) -> None:
         if hasattr(self, "executor"):
