@@ -59,16 +59,6 @@ class StateReplay:
         return {k: np.stack(v) for k, v in out.items()}
 
 
-def check_expert_prefill(spec, schedule) -> None:
-    """ValueError when expert prefill is asked of a task without a scripted expert."""
-    from twist_sim.tasks import TASK_NAMES
-
-    if schedule.expert_episodes and spec.name not in TASK_NAMES:
-        raise ValueError(
-            f"teacher.expert_episodes > 0 needs a scripted expert; {spec.name} has none (set it to 0)"
-        )
-
-
 def prefill_policy(spec, schedule, episode_index: int, step: int, rng: np.random.Generator):
     """The behaviour of the next episode before learning starts, or None for the agent itself.
 
@@ -77,8 +67,13 @@ def prefill_policy(spec, schedule, episode_index: int, step: int, rng: np.random
     uniform random actions until `prefill` env steps.
     """
     from twist_sim.experts import RandomPolicy, ScriptedExpert
+    from twist_sim.tasks import TASK_NAMES
 
-    check_expert_prefill(spec, schedule)
+    # Checked for every episode, so a resumed run past the expert episodes refuses too.
+    if schedule.expert_episodes and spec.name not in TASK_NAMES:
+        raise ValueError(
+            f"teacher.expert_episodes > 0 needs a scripted expert; {spec.name} has none (set it to 0)"
+        )
     if episode_index < schedule.expert_episodes:
         return ScriptedExpert(spec, rng, schedule.expert_noise)
     return RandomPolicy(spec, rng) if step < schedule.prefill else None
@@ -136,7 +131,6 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     env = make_env(task, backend=backend, split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
     spec = env.unwrapped.task
-    check_expert_prefill(spec, cfg)
     if not preset.model.state_offset:
         offset, scale = task_state_norm(task, spec.state_layout)
         preset = dataclasses.replace(

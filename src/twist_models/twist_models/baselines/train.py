@@ -34,7 +34,7 @@ from ..config import Preset, load_preset, resolve_device
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
 from ..progress import progress_bar
-from ..train_teacher import check_expert_prefill, prefill_policy
+from ..train_teacher import prefill_policy
 from .agents import ImagePolicy, Method, build_agent, get_method
 from .asym_sac import AsymSACConfig
 from .envs import has_success, make_task_env
@@ -139,7 +139,6 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     image_size = preset.model.image_size
     env = make_task_env(task, "train", method.dr_mode, image_size=image_size, backend=backend)
     spec = env.unwrapped.task
-    check_expert_prefill(spec, schedule)
     meta = {"method": method.name, "task": task, "backend": backend, "state_dim": spec.state_dim,
             "action_dim": spec.action_dim, "image_size": image_size, "dr_mode": method.dr_mode,
             "action_repeat": getattr(spec, "action_repeat", 1), "preset": preset.to_dict(),
