@@ -93,3 +93,54 @@ def test_nonfinite_output_latches_error(ctl):
 def test_config_validation(kwargs, field):
     with pytest.raises(ValueError, match=field):
         ControlConfig(**kwargs)
+
+
+def test_inputs_age_by_their_stamps_as_well_as_by_receipt(ctl):
+    """A pose or frame that waited in a busy executor arrives 'now' but is as old as its stamp."""
+    ctl.on_image(frame(), 0.0, 0.0)
+    ctl.start()
+    assert ctl.tick(0.0) is not None
+    # Received at 0.7 s, but measured 0.6 s before: stale, and the reason says which input.
+    ctl.on_pose(EE, Q, 0.7, stamp=0.1)
+    ctl.on_image(frame(), 0.7, 0.7)
+    assert ctl.tick(0.7) is None and ctl.stale
+    assert "pose age 0.600" in ctl.counters.last_stale
+    ctl.on_pose(EE, Q, 0.8, stamp=0.8)
+    ctl.on_image(frame(), 0.8, 0.2)  # an old frame delivered late
+    assert ctl.tick(0.8) is None and "image age 0.600" in ctl.counters.last_stale
+    # A stamp from the future (clock offset) does not make an old message fresh: receipt ages it.
+    ctl.on_image(frame(), 0.9, 5.0)
+    assert not ctl.watchdog(0.9)
+    assert ctl.watchdog(1.5) and "image age 0.600" in ctl.counters.last_stale
+    ctl.on_pose(EE, Q, 1.6, stamp=1.6)
+    ctl.on_image(frame(), 1.6, 1.6)
+    command = ctl.tick(1.6)
+    assert command is not None and ctl.decided_at >= 1.6
+
+
+def test_inputs_that_go_stale_during_the_model_step_hold(bundle, monkeypatch):
+    """The pose is checked again when the command is made, after the model step."""
+    import twist_deploy.control as control
+
+    clock = {"now": 0.0}
+
+    class SlowPolicy:
+        inner = StudentPolicy.load(bundle)
+
+        def reset(self):
+            self.inner.reset()
+
+        def step(self, image):
+            clock["now"] += 0.4  # the model step takes 0.4 s (fake time)
+            return self.inner.step(image)
+
+    # The controller times the model step with perf_counter: give it the fake clock.
+    monkeypatch.setattr(control.time, "perf_counter", lambda: clock["now"])
+    c = PolicyController(SlowPolicy(), ControlConfig(control_hz=10.0, stale_timeout_s=0.5))
+    c.on_pose(EE, Q, 0.0, stamp=0.0)
+    c.start()
+    c.on_image(frame(), 0.0, 0.0)
+    assert c.tick(0.0) is not None  # the pose is 0.4 s old when the command is made: fine
+    c.on_image(frame(), 0.2, 0.2)
+    assert c.tick(0.2) is None and c.stale  # 0.2 + 0.4: the pose is 0.6 s old by then
+    assert c.counters.commands == 1

@@ -3,7 +3,11 @@
 The node feeds it images, poses and clock ticks; each tick returns at most one `SafeCommand`.
 Commands flow only in the RUNNING state, which only an operator start enters. Holds:
 
-- no fresh image (or pose) for longer than the timeout: no command, reported, resumes by itself;
+- no fresh image (or pose) for longer than the timeout: no command, reported, resumes by itself.
+  An input's age is the larger of its age since receipt and since its header stamp (acquisition
+  time), so a message that waited in a busy executor or on the network counts as old as it is. A
+  clock offset between the camera or robot and this computer shows as stale inputs (a hold),
+  never as fresh ones: a stamp from the future still ages by receipt;
 - non-finite model output: ERROR, latched until the operator resets;
 - trial complete (episode_steps commands) or operator hold: HOLDING until the next start.
 
@@ -78,6 +82,7 @@ class Counters:
     malformed_reasons: collections.Counter = field(default_factory=collections.Counter)
     last_malformed: str = ""
     stale_ticks: int = 0
+    last_stale: str = ""  # the input ages at the last stale tick
     commands: int = 0
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
 
@@ -96,8 +101,12 @@ class PolicyController:
         self.position: np.ndarray | None = None
         self.orientation: np.ndarray | None = None  # xyzw of the measured pose
         self.pose_received = -np.inf
+        self.pose_stamp = -np.inf
         self.hold_orientation: np.ndarray | None = None
         self.last_command_stamp = -np.inf
+        # When the last command was made (node clock): its message stamp. The pose it is relative
+        # to was at most stale_timeout_s old then.
+        self.decided_at = -np.inf
 
     def on_image(self, rgb: np.ndarray, received: float, stamp: float) -> None:
         self.counters.images += 1
@@ -110,10 +119,20 @@ class PolicyController:
         self.counters.malformed_reasons[reason] += 1
         self.counters.last_malformed = detail
 
-    def on_pose(self, position: np.ndarray, orientation_xyzw: np.ndarray, received: float) -> None:
+    def on_pose(
+        self, position: np.ndarray, orientation_xyzw: np.ndarray, received: float, stamp: float | None = None
+    ) -> None:
+        """received: node clock, seconds; stamp: the pose's header stamp (None: same as received)."""
         self.position = np.asarray(position, dtype=np.float64)
         self.orientation = np.asarray(orientation_xyzw, dtype=np.float64)
         self.pose_received = received
+        self.pose_stamp = received if stamp is None else stamp
+
+    def input_ages(self, now: float) -> tuple[float, float]:
+        """(image age, pose age) in seconds at `now`: the larger of the age since receipt and the
+        age since the header stamp; inf when none has arrived."""
+        image = np.inf if self.frame is None else max(now - self.frame.received, now - self.frame.stamp)
+        return image, max(now - self.pose_received, now - self.pose_stamp)
 
     def start(self) -> tuple[bool, str]:
         if self.mode is Mode.ERROR:
@@ -142,10 +161,13 @@ class PolicyController:
         if self.mode is not Mode.RUNNING:
             return False
         timeout = self.cfg.stale_timeout_s
-        self.stale = (
-            self.frame is None or now - self.frame.received > timeout or now - self.pose_received > timeout
-        )
-        self.counters.stale_ticks += int(self.stale)
+        image_age, pose_age = self.input_ages(now)
+        self.stale = image_age > timeout or pose_age > timeout
+        if self.stale:
+            self.counters.stale_ticks += 1
+            self.counters.last_stale = (
+                f"image age {image_age:.3f} s, pose age {pose_age:.3f} s (timeout {timeout} s)"
+            )
         return self.stale
 
     def tick(self, now: float) -> SafeCommand | None:
@@ -162,6 +184,8 @@ class PolicyController:
         action = np.asarray(self.policy.step(self.frame.rgb))
         # Latency runs from the frame's stamp to the command's existence, so the model step counts.
         decided = now + (time.perf_counter() - started)
+        if self.watchdog(decided):
+            return None  # the inputs went stale during the model step (a starved or slow computer)
         result = safe_command(self.position, action, self.cfg.safety)
         if isinstance(result, Hold):
             if result.nonfinite_action:
@@ -171,6 +195,7 @@ class PolicyController:
             return None
         self.steps += 1
         self.last_command_stamp = self.frame.stamp
+        self.decided_at = decided
         self.counters.commands += 1
         self.counters.latencies_ms.append(1e3 * (decided - self.frame.stamp))
         if self.steps >= self.cfg.episode_steps:
@@ -192,6 +217,7 @@ class PolicyController:
             "malformed_reasons": ",".join(f"{k}={v}" for k, v in sorted(c.malformed_reasons.items())),
             "last_malformed": c.last_malformed,
             "stale_ticks": str(c.stale_ticks),
+            "last_stale": c.last_stale,
             "commands": str(c.commands),
             "latency_ms_p50": f"{np.percentile(lat, 50):.2f}" if lat.size else "",
             "latency_ms_max": f"{lat.max():.2f}" if lat.size else "",

@@ -179,3 +179,17 @@ def test_same_seed_same_losses_and_checkpoint_round_trip(preset, tmp_path):
     c.teacher.load_state_dict(a.teacher.state_dict())  # the teacher comes from its own run
     c.load_training_state(torch.load(tmp_path / "ckpt.pt", weights_only=False))
     assert a.update(batches[2]) == c.update(batches[2])
+
+
+def test_resume_takes_the_configured_learning_rate(preset):
+    """A resumed distillation keeps Adam's moments but runs at the (possibly changed) config rate."""
+    import dataclasses
+
+    d = make_pair(preset)
+    d.update(make_batch())
+    faster = dataclasses.replace(preset.distill, lr=3 * preset.distill.lr)
+    resumed = make_pair(preset, distill=faster)
+    resumed.load_training_state(d.training_state())
+    assert [g["lr"] for g in resumed.opt.param_groups] == [faster.lr]
+    moments = next(iter(d.opt.state.values()))["exp_avg"]
+    assert torch.equal(next(iter(resumed.opt.state.values()))["exp_avg"], moments)

@@ -134,4 +134,6 @@ class Distiller:
     def load_training_state(self, state: dict) -> None:
         self.student.load_state_dict(state["student"])
         self.opt.load_state_dict(state["opt"])
+        for group in self.opt.param_groups:  # the config's rate, so a resumed run can change it
+            group["lr"] = self.cfg.lr
         self.generator.set_state(state["generator"])

@@ -26,6 +26,7 @@ from twist_deploy.nodes.trial_manager import TrialManager
 from twist_deploy.params import config_dir, load_params
 
 GRAPH_NODES = ("twist_sim", "twist_policy", "twist_trials", "twist_operator")
+STALL_S = 30.0  # a running trial without a new step for this long has stalled
 
 
 def refuse_shared_domain(probe, domain_id: int, discovery_s: float = 1.0) -> None:
@@ -121,14 +122,21 @@ class Graph:
     def call(self, service: str) -> tuple[bool, str]:
         return call_trigger(self._clients[service])
 
-    def wait_for(self, predicate, timeout_s: float) -> dict:
-        """Block until predicate(state) holds; TimeoutError with the last state otherwise."""
+    def wait_for(self, predicate, timeout_s: float, progress=None) -> dict:
+        """Block until predicate(state) holds; TimeoutError with the last state otherwise.
+
+        progress: a function of the state; whenever its value changes the timeout starts again,
+        so a slow run (a loaded machine) can take its time while a stalled one still fails."""
         deadline = time.monotonic() + timeout_s
         with self._state_cond:
+            mark = progress(self._state) if progress and self._state else None
             while not (self._state and predicate(self._state)):
+                if progress and self._state and progress(self._state) != mark:
+                    mark, deadline = progress(self._state), time.monotonic() + timeout_s
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"trial state did not arrive in {timeout_s} s; last: {self._state}")
+                    what = "no progress" if progress else "trial state did not arrive"
+                    raise TimeoutError(f"{what} in {timeout_s} s; last: {self._state}")
                 self._state_cond.wait(left)
             return dict(self._state)
 
@@ -144,15 +152,15 @@ class Graph:
             time.sleep(0.2)
 
     def run_trials(self, n: int) -> None:
-        steps = self.trials.machine.episode_steps
-        for i in tqdm(range(n), desc="trials", unit="trial"):
+        for _ in tqdm(range(n), desc="trials", unit="trial"):
             self.start_trial()
-            # Generous: on a loaded machine the one-process graph runs well below real time.
-            timeout = 8.0 * steps / self.policy.hz + 10.0
+            # A stall is no new step for STALL_S. On a loaded machine the graph runs below real
+            # time (stale inputs hold the arm) and a trial may take longer than its 15 s.
             try:
                 state = self.wait_for(
-                    lambda s, i=i: s["trial"] == len(self.trials.machine.trials) and s["state"] != "running",
-                    timeout,
+                    lambda s: s["trial"] == len(self.trials.machine.trials) and s["state"] != "running",
+                    STALL_S,
+                    progress=lambda s: (s["trial"], s["steps"]),
                 )
             except TimeoutError as exc:
                 raise TimeoutError(f"{exc}; {self.snapshot()}") from exc
@@ -161,19 +169,21 @@ class Graph:
             self.call("reset")
 
     def snapshot(self) -> str:
-        """Where the data flow stands, for a stalled trial (open issue 5): what the sim stepped and
+        """Where the data flow stands, for a stalled trial: what the sim stepped and
         published, what the policy received and did, and every thread's stack on stderr."""
         import faulthandler
         import sys
 
-        c, now = self.policy.ctl.counters, time.monotonic()
+        c, now = self.policy.ctl.counters, self.sim.now()
         last_pub = self.sim.published[-1][0] if self.sim.published else float("nan")
         last_cmd = self.sim.received[-1][0] if self.sim.received else float("nan")
+        image_age, pose_age = self.policy.ctl.input_ages(self.policy.now())
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         return (
             f"sim: steps {self.sim.steps}, last publish {now - last_pub:.1f} s ago, last command "
             f"{now - last_cmd:.1f} s ago, worker alive {self.sim.worker.is_alive()}; policy: images "
-            f"{c.images}, commands {c.commands}, stale ticks {c.stale_ticks}, mode {self.policy.ctl.mode.value}"
+            f"{c.images}, commands {c.commands}, stale ticks {c.stale_ticks} (last: {c.last_stale or 'none'}), "
+            f"image age {image_age:.2f} s, pose age {pose_age:.2f} s, mode {self.policy.ctl.mode.value}"
         )
 
     def shutdown(self) -> None:

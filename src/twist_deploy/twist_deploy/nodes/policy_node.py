@@ -13,6 +13,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
@@ -115,7 +116,12 @@ class PolicyNode(Node):
 
     def on_pose(self, msg: PoseStamped) -> None:
         p, q = msg.pose.position, msg.pose.orientation
-        self.ctl.on_pose(np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w]), self.now())
+        self.ctl.on_pose(
+            np.array([p.x, p.y, p.z]),
+            np.array([q.x, q.y, q.z, q.w]),
+            self.now(),
+            stamp_to_sec(msg.header.stamp),
+        )
 
     def on_goal(self, msg: PointStamped) -> None:
         self.goal = (msg.point.x, msg.point.y, msg.point.z)
@@ -124,7 +130,9 @@ class PolicyNode(Node):
         mode = self.ctl.mode
         command = self.ctl.tick(self.now())
         if command is not None:
-            stamp = self.get_clock().now().to_msg()
+            stamp = Time(
+                nanoseconds=round(self.ctl.decided_at * 1e9), clock_type=self.get_clock().clock_type
+            ).to_msg()
             self.cmd_pub.publish(
                 adapters.encode(
                     self.interface,

@@ -58,6 +58,7 @@ class TrialManager(Node):
         self.lock = threading.RLock()
         self.bag: BagWriter | None = None
         self.success: bool | None = None
+        self.starting = False  # a start is between its check and the policy's answer
         group = ReentrantCallbackGroup()
         policy = p["policy_node"]
         self.policy = {
@@ -105,9 +106,14 @@ class TrialManager(Node):
                 self.bag.write(topic, data, time.time_ns())
 
     def srv_start(self, _, response):
+        # The lock is not held while the sim and the policy answer: the recording and status
+        # callbacks need it for every message, and must not queue up behind a service round trip.
         with self.lock:
-            if self.machine.state.value != "idle":
-                return _answer(response, False, f"cannot start while {self.machine.state.value}; reset first")
+            if self.machine.state.value != "idle" or self.starting:
+                state = "starting" if self.starting else self.machine.state.value
+                return _answer(response, False, f"cannot start while {state}; reset first")
+            self.starting = True
+        try:
             if self.sim_reset is not None:
                 ok, msg = call_trigger(self.sim_reset)
                 if not ok:
@@ -116,14 +122,20 @@ class TrialManager(Node):
             ok, msg = call_trigger(self.policy["start"])
             if not ok:
                 return _answer(response, False, f"policy refused to start: {msg}")
-            trial = self.machine.start(time.time())
-            self.close_bag()
-            if self.p["record_bag"]:
-                self.bag = BagWriter(self.session / f"trial_{trial.index:03d}")
-                for topic, (_, type_name, _) in self.topics.items():
-                    self.bag.add_topic(topic, type_name)
-            self.publish_state()
+            with self.lock:
+                try:  # the policy may have failed (error status) between its start and this
+                    trial = self.machine.start(time.time())
+                except TrialError as exc:
+                    return _answer(response, False, f"{exc} ({self.machine.reason})")
+                self.close_bag()
+                if self.p["record_bag"]:
+                    self.bag = BagWriter(self.session / f"trial_{trial.index:03d}")
+                    for topic, (_, type_name, _) in self.topics.items():
+                        self.bag.add_topic(topic, type_name)
+                self.publish_state()
             return _answer(response, True, f"trial {trial.index} started")
+        finally:
+            self.starting = False
 
     def srv_abort(self, _, response):
         call_trigger(self.policy["hold"])

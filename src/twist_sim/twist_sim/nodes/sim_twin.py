@@ -6,8 +6,10 @@ as the robot controllers, steps at the control rate, and reports success from pr
 It also publishes that privileged state (what no robot can) for trial reports, with the camera
 image's stamp: `~/cube_position` and `~/goal_position` (geometry_msgs/PointStamped, base frame,
 metres); the true end-effector position is the `/current_pose` it already publishes.
-The latest commands and published poses are kept in `received` (time, measured position, target)
-and `published` (time, position), bounded, so tests can verify what the robot side was sent.
+The latest commands and published poses are kept, bounded, so tests can verify what the robot side
+was sent: `received` holds (receipt time, the command's header stamp or None for an unstamped
+Float64MultiArray, measured position, target) and `published` (pose stamp, position); all times
+are this node's ROS clock in seconds, the clock that stamps the messages.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class SimTwin(Node):
                 self.reset_done.set()
             else:
                 self.step()
+            # A camera that falls behind skips frames rather than bursting them out to catch up.
+            next_tick = max(next_tick, time.monotonic())
             time.sleep(max(0.0, next_tick - time.monotonic()))
         self.env.close()
 
@@ -155,7 +159,9 @@ class SimTwin(Node):
             except ValueError as exc:
                 self.get_logger().warn(f"ignored malformed command: {exc}")
                 return
-            self.received.append((time.monotonic(), self.ee.copy(), target))
+            header = getattr(msg, "header", None)
+            stamp = None if header is None else header.stamp.sec + 1e-9 * header.stamp.nanosec
+            self.received.append((self.now(), stamp, self.ee.copy(), target))
             self.target = target
 
     def on_goal(self, msg: PointStamped) -> None:
@@ -184,8 +190,12 @@ class SimTwin(Node):
             self.worker.join(timeout=5.0)
         return super().destroy_node()
 
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def publish(self) -> None:
-        stamp = self.get_clock().now().to_msg()
+        clock = self.get_clock().now()
+        stamp = clock.to_msg()
         if self.camera_on:
             image = np.ascontiguousarray(self.obs["image"])
             h, w = image.shape[:2]
@@ -202,7 +212,7 @@ class SimTwin(Node):
         o = pose.pose.orientation
         o.x, o.y, o.z, o.w = DOWN_XYZW
         self.pose_pub.publish(pose)
-        self.published.append((time.monotonic(), self.ee.copy()))
+        self.published.append((clock.nanoseconds * 1e-9, self.ee.copy()))
         self.success_pub.publish(Bool(data=bool(self.info.get("success", False))))
         cube = self.obs["state"][slice(*self.task.state_layout["cube_pos"])]
         self.cube_pub.publish(self.point(stamp, cube))
