@@ -110,6 +110,7 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
     latencies, lost = [], 0
     try:
         for _ in range(100):  # until the policy node has seen a pose and accepts a trial
+            pose.header.stamp = node.get_clock().now().to_msg()  # the policy ages poses by stamp
             pose_pub.publish(pose)
             if call_trigger(clients["start"], timeout_s=30.0)[0]:
                 break
@@ -119,6 +120,7 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
             if i and i % 140 == 0:  # a trial is 150 commands: start a fresh one (untimed)
                 call_trigger(clients["reset"])
                 call_trigger(clients["start"])
+            pose.header.stamp = node.get_clock().now().to_msg()
             pose_pub.publish(pose)
             msg = Image(height=64, width=64, encoding="rgb8", step=192)
             msg.data = pixels[i % 16].tobytes()

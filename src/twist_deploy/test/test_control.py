@@ -116,6 +116,9 @@ def test_inputs_age_by_their_stamps_as_well_as_by_receipt(ctl):
     ctl.on_image(frame(), 1.6, 1.6)
     command = ctl.tick(1.6)
     assert command is not None and ctl.decided_at >= 1.6
+    # An unstamped pose (header stamp 0) is never fresh, and the reason says why.
+    ctl.on_pose(EE, Q, 1.7, stamp=0.0)
+    assert ctl.watchdog(1.7) and "the pose has no header stamp" in ctl.counters.last_stale
 
 
 def test_inputs_that_go_stale_during_the_model_step_hold(bundle, monkeypatch):

@@ -165,8 +165,11 @@ class PolicyController:
         self.stale = image_age > timeout or pose_age > timeout
         if self.stale:
             self.counters.stale_ticks += 1
+            unstamped = [n for n, st in (("image", self.frame.stamp if self.frame else 1.0),
+                                         ("pose", self.pose_stamp)) if st == 0.0]  # fmt: skip
             self.counters.last_stale = (
                 f"image age {image_age:.3f} s, pose age {pose_age:.3f} s (timeout {timeout} s)"
+                + "".join(f"; the {n} has no header stamp" for n in unstamped)
             )
         return self.stale
 
