@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 from twist_models.bundle import export, read_bundle
 from twist_models.config import load_preset
 from twist_models.distill import distil
@@ -64,6 +65,23 @@ def test_distillation_resume_continues_exactly(teacher_run, tmp_path):
     assert a["updates"] == b["updates"] == 4
     for key, value in a["distiller"]["student"].items():
         assert torch.equal(value, b["distiller"]["student"][key]), key
+
+
+def test_distillation_init_from_starts_at_another_students_weights(teacher_run, tmp_path):
+    """--init-from copies the weights (not updates or optimiser); a bad source is refused."""
+    first = tmp_path / "first"
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), first, progress=False)
+    weights = torch.load(first / "checkpoint.pt", weights_only=False)["distiller"]["student"]
+    second = tmp_path / "second"
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 1, "checkpoint_every": 1, "lr": 1e-12}}),
+           second, progress=False, init_from=first)  # fmt: skip
+    ckpt = torch.load(second / "checkpoint.pt", weights_only=False)
+    assert ckpt["updates"] == 1
+    for key, value in weights.items():  # one update at lr 1e-12 leaves the copied weights in place
+        assert torch.allclose(ckpt["distiller"]["student"][key], value, atol=1e-9), key
+    assert yaml.safe_load((second / "run.yaml").read_text())["init_from"] == str(first.resolve())
+    with pytest.raises(ValueError, match="no student checkpoint"):
+        distil(teacher_run, load_preset("debug"), tmp_path / "third", progress=False, init_from=tmp_path)
 
 
 def test_end_to_end_debug_pipeline(teacher_run, tmp_path):

@@ -27,8 +27,13 @@ from .student import Distiller, Student
 BATCH_KEYS = ("state", "image", "action", "is_first")
 
 
-def distil(teacher_dir: Path, preset: Preset, out: Path, progress: bool = True) -> dict:
-    """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`."""
+def distil(
+    teacher_dir: Path, preset: Preset, out: Path, progress: bool = True, init_from: Path | None = None
+) -> dict:
+    """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`.
+
+    init_from: another student run whose weights start this one (not its optimiser, RNG or update
+    count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume."""
     from twist_sim.dataset import EpisodeDataset, SequenceSampler
 
     cfg = preset.distill
@@ -50,10 +55,22 @@ def distil(teacher_dir: Path, preset: Preset, out: Path, progress: bool = True) 
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
         updates = ckpt["updates"]
+    elif init_from is not None:
+        source = Path(init_from) / "checkpoint.pt"
+        if not source.is_file():
+            raise ValueError(f"--init-from {init_from}: no student checkpoint there ({source})")
+        weights = torch.load(source, map_location=device, weights_only=False)["distiller"]["student"]
+        try:
+            student.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
+            ) from exc
     sampler = SequenceSampler(dataset, cfg.seq_len, cfg.batch_size, rng)
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
-                "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict()}  # fmt: skip
+                "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict(),
+                "init_from": str(Path(init_from).resolve()) if init_from else None}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
@@ -94,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
         "--no-action-noise", action="store_true", help="no Gaussian noise on imagined actions"
     )
     parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from this student run's weights (e.g. an earlier teacher snapshot's)",
+    )
     args = parser.parse_args(argv)
     distill: dict = {}
     if args.steps is not None:
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed is not None:
         overrides["seed"] = args.seed
     preset = load_preset(args.preset, overrides)
-    print(json.dumps(distil(args.teacher, preset, args.out)))
+    print(json.dumps(distil(args.teacher, preset, args.out, init_from=args.init_from)))
 
 
 if __name__ == "__main__":
