@@ -126,13 +126,18 @@ class TrialManager(Node):
                 try:  # the policy may have failed (error status) between its start and this
                     trial = self.machine.start(time.time())
                 except TrialError as exc:
-                    return _answer(response, False, f"{exc} ({self.machine.reason})")
-                self.close_bag()
-                if self.p["record_bag"]:
-                    self.bag = BagWriter(self.session / f"trial_{trial.index:03d}")
-                    for topic, (_, type_name, _) in self.topics.items():
-                        self.bag.add_topic(topic, type_name)
-                self.publish_state()
+                    refused = _answer(response, False, f"{exc} ({self.machine.reason})")
+                else:
+                    refused = None
+                    self.close_bag()
+                    if self.p["record_bag"]:
+                        self.bag = BagWriter(self.session / f"trial_{trial.index:03d}")
+                        for topic, (_, type_name, _) in self.topics.items():
+                            self.bag.add_topic(topic, type_name)
+                    self.publish_state()
+            if refused is not None:
+                call_trigger(self.policy["hold"])  # no commands without a trial to record them
+                return refused
             return _answer(response, True, f"trial {trial.index} started")
         finally:
             self.starting = False
