@@ -80,6 +80,8 @@ def test_distillation_init_from_starts_at_another_students_weights(teacher_run, 
     for key, value in weights.items():  # one update at lr 1e-12 leaves the copied weights in place
         assert torch.allclose(ckpt["distiller"]["student"][key], value, atol=1e-9), key
     assert yaml.safe_load((second / "run.yaml").read_text())["init_from"] == str(first.resolve())
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), second, progress=False)  # resume
+    assert yaml.safe_load((second / "run.yaml").read_text())["init_from"] == str(first.resolve())
     with pytest.raises(ValueError, match="no student checkpoint"):
         distil(teacher_run, load_preset("debug"), tmp_path / "third", progress=False, init_from=tmp_path)
 

@@ -49,13 +49,16 @@ def distil(
     updates = 0
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.is_file():
-        if read_run(out)["teacher_run"] != str(Path(teacher_dir).resolve()):
+        previous = read_run(out)
+        if previous["teacher_run"] != str(Path(teacher_dir).resolve()):
             raise ValueError(f"{out} distils another teacher; use a new --out")
+        init_from = previous.get("init_from")  # provenance survives a resume without the flag
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
         updates = ckpt["updates"]
     elif init_from is not None:
+        init_from = Path(init_from).resolve()
         source = Path(init_from) / "checkpoint.pt"
         if not source.is_file():
             raise ValueError(f"--init-from {init_from}: no student checkpoint there ({source})")
@@ -70,7 +73,7 @@ def distil(
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
                 "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict(),
-                "init_from": str(Path(init_from).resolve()) if init_from else None}  # fmt: skip
+                "init_from": str(init_from) if init_from else None}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
