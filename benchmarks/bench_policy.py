@@ -86,7 +86,7 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
     from std_srvs.srv import Trigger
-    from twist_deploy.nodes.common import SENSOR_QOS, call_trigger, spin_in_thread
+    from twist_deploy.nodes.common import SENSOR_QOS, call_trigger, spin_in_thread, subscribe
 
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     policy = subprocess.Popen(
@@ -99,7 +99,7 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
     image_pub = node.create_publisher(Image, "/camera/camera/color/image_raw", SENSOR_QOS)
     pose_pub = node.create_publisher(PoseStamped, "/current_pose", SENSOR_QOS)
     arrived = threading.Event()
-    node.create_subscription(PoseStamped, "/target_pose", lambda _: arrived.set(), 10)
+    subscribe(node, PoseStamped, "/target_pose", lambda _: arrived.set(), 10)
     clients = {n: node.create_client(Trigger, f"/twist_policy/{n}") for n in ("start", "reset")}
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)

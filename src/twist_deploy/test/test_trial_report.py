@@ -176,10 +176,6 @@ def test_latency_matches_each_command_to_its_frame():
         report.ReportConfig(strip_frames=0)
 
 
-@pytest.mark.xfail(
-    reason="open bug (issue 5): the one-process graph can crawl late in a session (executor thread busy)",
-    strict=False,
-)
 def test_graph_session_records_truth_and_belief(bundle, domain_id, tmp_path):
     """One real trial through the node graph (twist-bringup in its own process, as the demo runs
     it): the bag has the sim's

@@ -8,6 +8,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
+from twist_sim.nodes.subscriptions import subscribe
+
+__all__ = ["subscribe"]  # re-exported: every deploy node subscribes through it
 
 # Camera frames: best effort, keep only the newest. A late frame is worthless to the controller,
 # so nothing is queued (rclpy's qos_profile_sensor_data keeps 5).

@@ -14,7 +14,7 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 
-from twist_deploy.nodes.common import SENSOR_QOS, declare, run_node
+from twist_deploy.nodes.common import SENSOR_QOS, declare, run_node, subscribe
 from twist_deploy.safety import SafetyConfig, WorkspaceBox, check_command
 
 DEFAULTS = {
@@ -40,7 +40,7 @@ class FrankyBridge(Node):
         self.robot.relative_dynamics_factor = p["relative_dynamics_factor"]
         self.rejected = 0
         self.pose_pub = self.create_publisher(PoseStamped, p["pose_topic"], SENSOR_QOS)
-        self.create_subscription(PoseStamped, p["command_topic"], self.on_target, 10)
+        subscribe(self, PoseStamped, p["command_topic"], self.on_target, 10)
         self.create_timer(1.0 / p["publish_hz"], self.publish_pose)
         self.get_logger().info(f"connected to Franka at {p['robot_ip']}")
 

@@ -20,7 +20,7 @@ from std_srvs.srv import Trigger
 from tqdm import tqdm
 from twist_sim.nodes.sim_twin import SimTwin
 
-from twist_deploy.nodes.common import LATCHED_QOS, call_trigger, spin_in_thread
+from twist_deploy.nodes.common import LATCHED_QOS, call_trigger, spin_in_thread, subscribe
 from twist_deploy.nodes.policy_node import PolicyNode
 from twist_deploy.nodes.trial_manager import TrialManager
 from twist_deploy.params import config_dir, load_params
@@ -100,7 +100,7 @@ class Graph:
         }
         self._state: dict = {}
         self._state_cond = threading.Condition()
-        self.operator.create_subscription(String, "/twist_trials/state", self._on_state, LATCHED_QOS)
+        subscribe(self.operator, String, "/twist_trials/state", self._on_state, LATCHED_QOS)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         for node in self.nodes:
             self.executor.add_node(node)

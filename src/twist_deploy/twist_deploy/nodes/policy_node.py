@@ -24,7 +24,7 @@ from visualization_msgs.msg import MarkerArray
 from twist_deploy.control import ControlConfig, PolicyController
 from twist_deploy.images import MalformedImage, decode_image
 from twist_deploy.nodes import markers
-from twist_deploy.nodes.common import SENSOR_QOS, declare, diagnostic_array, run_node, stamp_to_sec
+from twist_deploy.nodes.common import SENSOR_QOS, declare, diagnostic_array, run_node, stamp_to_sec, subscribe
 from twist_deploy.safety import SafetyConfig, WorkspaceBox
 
 DEFAULTS = {
@@ -76,9 +76,9 @@ class PolicyNode(Node):
         self.status_pub = self.create_publisher(String, "~/status", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "~/markers", 10)
-        self.create_subscription(Image, p["image_topic"], self.on_image, SENSOR_QOS)
-        self.create_subscription(PoseStamped, p["pose_topic"], self.on_pose, SENSOR_QOS)
-        self.create_subscription(PointStamped, "/clicked_point", self.on_goal, 10)
+        subscribe(self, Image, p["image_topic"], self.on_image, SENSOR_QOS)
+        subscribe(self, PoseStamped, p["pose_topic"], self.on_pose, SENSOR_QOS)
+        subscribe(self, PointStamped, "/clicked_point", self.on_goal, 10)
         self.create_service(Trigger, "~/start", lambda _, r: self.answer(r, *self.ctl.start()))
         self.create_service(Trigger, "~/hold", lambda _, r: self.answer(r, *self.hold("operator hold")))
         self.create_service(Trigger, "~/reset", lambda _, r: self.answer(r, *self.reset()))

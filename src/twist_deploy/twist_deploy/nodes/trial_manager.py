@@ -29,7 +29,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from twist_deploy.bag import BagWriter
 from twist_deploy.nodes import markers
-from twist_deploy.nodes.common import LATCHED_QOS, SENSOR_QOS, call_trigger, declare
+from twist_deploy.nodes.common import (
+    LATCHED_QOS,
+    SENSOR_QOS,
+    call_trigger,
+    declare,
+    subscribe,
+)
 from twist_deploy.trial import TrialError, TrialMachine, write_session_csv
 
 DEFAULTS = {
@@ -74,9 +80,9 @@ class TrialManager(Node):
         self.marker_pub = self.create_publisher(Marker, "~/status_marker", LATCHED_QOS)
         for name in ("start", "abort", "reset", "mark_success", "mark_failure"):
             self.create_service(Trigger, f"~/{name}", getattr(self, f"srv_{name}"), callback_group=group)
-        self.create_subscription(String, f"{policy}/status", self.on_policy_status, 10)
+        subscribe(self, String, f"{policy}/status", self.on_policy_status, 10)
         if p["success_topic"]:
-            self.create_subscription(Bool, p["success_topic"], lambda m: setattr(self, "success", m.data), 10)
+            subscribe(self, Bool, p["success_topic"], lambda m: setattr(self, "success", m.data), 10)
         self.topics = {
             p["image_topic"]: (Image, "sensor_msgs/msg/Image", SENSOR_QOS),
             p["pose_topic"]: (PoseStamped, "geometry_msgs/msg/PoseStamped", SENSOR_QOS),
@@ -93,9 +99,7 @@ class TrialManager(Node):
         self.recorded = {**optional, **self.topics}
         if p["record_bag"]:
             for topic, (cls, _, qos) in self.recorded.items():
-                self.create_subscription(
-                    cls, topic, lambda data, t=topic: self.record(t, data), qos, raw=True
-                )
+                subscribe(self, cls, topic, lambda data, t=topic: self.record(t, data), qos, raw=True)
         self.publish_state()
 
     def record(self, topic: str, data: bytes) -> None:

@@ -29,6 +29,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from twist_sim import make_env
 from twist_sim.nodes import adapters
+from twist_sim.nodes.subscriptions import subscribe
 from twist_sim.tasks import ACTION_SCALE_M
 
 DEFAULTS = {
@@ -75,13 +76,9 @@ class SimTwin(Node):
         self.success_pub = self.create_publisher(Bool, "~/success", 10)
         self.cube_pub = self.create_publisher(PointStamped, "~/cube_position", 10)
         self.goal_pub = self.create_publisher(PointStamped, "~/goal_position", 10)
-        self.create_subscription(
-            adapters.MESSAGE_TYPES[self.interface], p["command_topic"], self.on_command, 10
-        )
-        self.create_subscription(
-            Float64, p["gripper_topic"], lambda m: setattr(self, "gripper", float(m.data)), 10
-        )
-        self.create_subscription(PointStamped, "/clicked_point", self.on_goal, 10)
+        subscribe(self, adapters.MESSAGE_TYPES[self.interface], p["command_topic"], self.on_command, 10)
+        subscribe(self, Float64, p["gripper_topic"], lambda m: setattr(self, "gripper", float(m.data)), 10)
+        subscribe(self, PointStamped, "/clicked_point", self.on_goal, 10)
         self.create_service(Trigger, "~/reset", self.on_reset)
         # Fault injection: a camera that stops delivering frames (cable, driver crash).
         self.camera_on = True
