@@ -24,7 +24,7 @@ from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import String
 from twist_deploy.nodes.common import SENSOR_QOS, spin_in_thread, subscribe
 
-BUSY_S = 1.5  # how long the executor's threads stay busy
+MEASURE_S = 1.0  # how long wake-ups are counted while both executor threads are busy
 
 
 class CountingWaitSet:
@@ -54,19 +54,18 @@ class CountingBindings:
 
 
 def wakeups_while_busy(domain_id: int, topic: str, quiet: bool) -> int:
-    """Wait-set wake-ups while both executor threads are busy for BUSY_S and a publisher keeps
+    """Wait-set wake-ups in MEASURE_S while both executor threads are busy and a publisher keeps
     sending at 100 Hz (a camera, a pose stream) to a subscription of the same node."""
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)
     node = rclpy.create_node(f"busy_{topic}", context=context)
-    busy = threading.Barrier(3)  # both pool threads and the test
+    occupied = threading.Semaphore(0)  # released once per pool thread that is now blocked
+    release = threading.Event()  # set by the test when it has measured
 
     def occupy_a_thread() -> None:
-        try:
-            busy.wait(timeout=5.0)
-        except threading.BrokenBarrierError:
-            return  # a later tick: the measurement is over or never started
-        time.sleep(BUSY_S)
+        if not release.is_set():
+            occupied.release()
+            release.wait(timeout=30.0)
 
     blockers = ReentrantCallbackGroup()
     for _ in range(2):
@@ -89,16 +88,17 @@ def wakeups_while_busy(domain_id: int, topic: str, quiet: bool) -> int:
     try:
         sender.start()
         spin_in_thread(executor)
-        busy.wait(timeout=10.0)  # both pool threads are now asleep in occupy_a_thread
-        busy.abort()
+        for _ in range(2):  # both pool threads block in occupy_a_thread until released
+            assert occupied.acquire(timeout=10.0), "the executor did not run the blocking timers"
         time.sleep(0.2)  # new messages arrive; their callback cannot start
         before = CountingWaitSet.wakeups
-        time.sleep(BUSY_S - 0.5)
+        time.sleep(MEASURE_S)
         return CountingWaitSet.wakeups - before
     finally:
+        release.set()
         stop.set()
         sender.join(timeout=2.0)
-        executor.shutdown(timeout_sec=BUSY_S + 2.0)
+        executor.shutdown(timeout_sec=5.0)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 
