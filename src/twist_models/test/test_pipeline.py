@@ -150,3 +150,52 @@ def test_expert_prefill_needs_a_scripted_expert(tmp_path):
     preset = load_preset("debug", {"teacher": {"env_steps": 10, "expert_episodes": 1}})
     with pytest.raises(ValueError, match="expert_episodes > 0 needs a scripted expert"):
         train("cartpole_balance", preset, tmp_path / "run", progress=False)
+
+
+def test_teacher_rollouts_resume_and_feed_the_student(teacher_run, tmp_path):
+    """twist-teacher-rollouts: D's format, same data for the same seed however often it is
+    resumed, a guard against mixing teachers; twist-distill --data samples it with D."""
+    from twist_models.rollouts import teacher_rollouts
+    from twist_sim.dataset import EpisodeDataset
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    teacher_rollouts(teacher_run, 2, straight, seed=3, progress=False)
+    teacher_rollouts(teacher_run, 1, resumed, seed=3, progress=False)
+    counts = teacher_rollouts(teacher_run, 2, resumed, seed=3, progress=False)  # continues at episode 1
+    assert counts["episodes"] == 2 and counts["steps"] == EpisodeDataset(straight).num_steps
+    own = EpisodeDataset(teacher_run / "dataset").episode(0)
+    a, b = EpisodeDataset(straight), EpisodeDataset(resumed)
+    for i in range(2):
+        ea, eb = a.episode(i), b.episode(i)
+        assert set(ea) == set(own)
+        for key, value in ea.items():
+            assert value.dtype == own[key].dtype and value.shape[1:] == own[key].shape[1:], key
+            np.testing.assert_array_equal(value, eb[key], err_msg=key)
+    assert not np.array_equal(a.episode(0)["state"], a.episode(1)["state"])  # distinct episodes
+    assert a.entries[0]["teacher_run"] == str(teacher_run.resolve())
+    with pytest.raises(ValueError, match="another teacher or seed"):
+        teacher_rollouts(teacher_run, 3, straight, seed=4, progress=False)
+
+    preset = load_preset("debug", {"distill": {"steps": 1}})
+    out = tmp_path / "student"
+    distil(teacher_run, preset, out, progress=False, data=[straight])
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert meta["data"] == [str(straight.resolve())]
+    assert meta["dataset_steps"] == EpisodeDataset(teacher_run / "dataset").num_steps + a.num_steps
+    with pytest.raises(ValueError, match="resume it with those"):
+        distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), out, progress=False,
+               data=[resumed])  # fmt: skip
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), out, progress=False)  # keeps --data
+    assert yaml.safe_load((out / "run.yaml").read_text())["data"] == [str(straight.resolve())]
+
+
+def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):
+    from twist_sim.dataset import EpisodeDataset, write_episode
+
+    foreign = tmp_path / "foreign"
+    episode = EpisodeDataset(teacher_run / "dataset").episode(0)
+    write_episode(foreign, episode, metadata={"teacher_run": "/elsewhere"})
+    with pytest.raises(ValueError, match="must match the teacher"):
+        distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "s", progress=False,
+               data=[foreign])  # fmt: skip
+

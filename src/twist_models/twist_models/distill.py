@@ -28,9 +28,17 @@ BATCH_KEYS = ("state", "image", "action", "is_first")
 
 
 def distil(
-    teacher_dir: Path, preset: Preset, out: Path, progress: bool = True, init_from: Path | None = None
+    teacher_dir: Path,
+    preset: Preset,
+    out: Path,
+    progress: bool = True,
+    init_from: Path | None = None,
+    data: list[Path] | None = None,
 ) -> dict:
     """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`.
+
+    data: more datasets of the same teacher (twist-teacher-rollouts), sampled together with the
+    teacher run's D. A resumed run keeps the datasets it started with.
 
     init_from: another student run whose weights start this one (not its optimiser, RNG or update
     count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume."""
@@ -44,7 +52,7 @@ def distil(
     distiller = Distiller(teacher, student, cfg, seed=preset.seed, device=device)
     run_preset = Preset.from_dict({**preset.to_dict(), "model": teacher_preset.model.__dict__})
     out.mkdir(parents=True, exist_ok=True)
-    dataset = EpisodeDataset(Path(teacher_dir) / "dataset")
+    data = [Path(d).resolve() for d in data or []]
     rng = np.random.default_rng([preset.seed, 2])
     updates = 0
     ckpt_path = out / "checkpoint.pt"
@@ -53,6 +61,10 @@ def distil(
         if previous["teacher_run"] != str(Path(teacher_dir).resolve()):
             raise ValueError(f"{out} distils another teacher; use a new --out")
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
+        recorded = [Path(d) for d in previous.get("data") or []]
+        if data and data != recorded:
+            raise ValueError(f"{out} was started with --data {[str(d) for d in recorded]}; resume it with those")
+        data = recorded
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
@@ -69,10 +81,12 @@ def distil(
             raise ValueError(
                 f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
             ) from exc
-    sampler = SequenceSampler(dataset, cfg.seq_len, cfg.batch_size, rng)
+    datasets = [EpisodeDataset(Path(teacher_dir) / "dataset")] + [_same_teacher(d, teacher_dir) for d in data]
+    sampler = SequenceSampler(datasets, cfg.seq_len, cfg.batch_size, rng)
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
-                "dataset_steps": dataset.num_steps, "preset": run_preset.to_dict(),
+                "dataset_steps": sum(d.num_steps for d in datasets), "data": [str(d) for d in data],
+                "preset": run_preset.to_dict(),
                 "init_from": str(init_from) if init_from else None}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
@@ -101,6 +115,20 @@ def distil(
     return {"updates": updates, **metrics}
 
 
+def _same_teacher(directory: Path, teacher_dir: Path):
+    """A --data dataset, refused unless it holds rollouts of this very teacher run."""
+    from twist_sim.dataset import EpisodeDataset
+
+    dataset = EpisodeDataset(directory)
+    runs = {e.get("teacher_run") for e in dataset.entries}
+    if runs != {str(Path(teacher_dir).resolve())}:
+        raise ValueError(
+            f"--data {directory}: its episodes come from {sorted(map(str, runs))}, not the teacher "
+            f"{Path(teacher_dir).resolve()}; the student must match the teacher it is distilled from"
+        )
+    return dataset
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="TWIST: distil an image student from a state teacher.")
     parser.add_argument("--teacher", required=True, type=Path, help="teacher run directory")
@@ -119,6 +147,12 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="start from this student run's weights (e.g. an earlier teacher snapshot's)",
     )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="more data of this teacher (twist-teacher-rollouts output); repeatable",
+    )
     args = parser.parse_args(argv)
     distill: dict = {}
     if args.steps is not None:
@@ -131,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed is not None:
         overrides["seed"] = args.seed
     preset = load_preset(args.preset, overrides)
-    print(json.dumps(distil(args.teacher, preset, args.out, init_from=args.init_from)))
+    print(json.dumps(distil(args.teacher, preset, args.out, init_from=args.init_from, data=args.data)))
 
 
 if __name__ == "__main__":

@@ -140,12 +140,17 @@ class EpisodeDataset:
 class SequenceSampler:
     """Uniform random windows of `length` consecutive steps from whole episodes.
 
-    sample() -> dict of arrays shaped (batch, length, ...), e.g. image (B, L, H, W, 3) uint8,
+    `dataset` is one EpisodeDataset or a list of them (e.g. a teacher's D plus more rollouts of
+    that teacher), sampled as one. sample() -> dict of arrays shaped (batch, length, ...), e.g. image (B, L, H, W, 3) uint8,
     state (B, L, S) float32. Episodes are loaded once and kept in memory.
     """
 
     def __init__(
-        self, dataset: EpisodeDataset, length: int, batch_size: int, rng: np.random.Generator
+        self,
+        dataset: EpisodeDataset | list[EpisodeDataset],
+        length: int,
+        batch_size: int,
+        rng: np.random.Generator,
     ) -> None:
         if not isinstance(length, int) or length < 1:
             raise ValueError(f"SequenceSampler.length must be a positive int, got {length!r}")
@@ -153,13 +158,13 @@ class SequenceSampler:
             raise ValueError(f"SequenceSampler.batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"SequenceSampler.rng must be a numpy Generator, got {type(rng).__name__}")
-        usable = [i for i in range(len(dataset)) if dataset.lengths[i] >= length]
+        datasets = dataset if isinstance(dataset, list | tuple) else [dataset]
+        usable = [(d, i) for d in datasets for i in range(len(d)) if d.lengths[i] >= length]
         if not usable:
-            raise ValueError(
-                f"no episode holds {length} steps (dataset {dataset.root}, {len(dataset)} episodes)"
-            )
+            roots = ", ".join(f"{d.root} ({len(d)} episodes)" for d in datasets)
+            raise ValueError(f"no episode holds {length} steps (datasets {roots})")
         self.length, self.batch_size, self.rng = length, batch_size, rng
-        self.episodes = [dataset.episode(i) for i in usable]
+        self.episodes = [d.episode(i) for d, i in usable]
         self.starts = np.array([len(ep["state"]) - length + 1 for ep in self.episodes])
 
     def sample(self) -> dict[str, np.ndarray]:
