@@ -199,3 +199,36 @@ def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):
         distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "s", progress=False,
                data=[foreign])  # fmt: skip
 
+
+
+def test_action_gap_teacher_filters_the_executed_actions(teacher_run, tmp_path):
+    """--compare-teacher: the teacher's latent follows the actions the env executed (the
+    student's), not the teacher's own, so the gap compares the two on the same history."""
+    from twist_models.checkpoint import load_teacher
+    from twist_models.evaluate import evaluate_bundle
+    from twist_models.testing import make_debug_bundle
+
+    teacher, _, _ = load_teacher(teacher_run)
+    executed, fed = [], []
+
+    class Recording:
+        device = teacher.device
+
+        def act(self, state, carry, explore):
+            fed.append(None if carry is None else carry[1][0].numpy().copy())
+            return teacher.act(state, carry, explore)
+
+    bundle = make_debug_bundle(tmp_path / "bundle", task="block_push", seed=0)
+    policy_step = StudentPolicy.step
+
+    def step(self, image):
+        executed.append(policy_step(self, image))
+        return executed[-1]
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(StudentPolicy, "step", step):
+        evaluate_bundle(bundle, episodes=1, teacher=Recording())
+    assert fed[0] is None and len(fed) == len(executed) > 10
+    for t in range(1, len(fed)):
+        np.testing.assert_array_equal(fed[t], executed[t - 1])

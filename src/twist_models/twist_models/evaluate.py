@@ -73,8 +73,8 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     """A policy bundle (TWIST student + teacher actor) on evaluation-mode DR images.
 
     With `teacher` (a state Dreamer), also measures how well the student reproduces it on the
-    same states: mean |a_student - a_teacher| (the teacher filtering the privileged state
-    alongside) and the error of the belief (teacher decoder on the student latent): in metres
+    same states: mean |a_student - a_teacher| (the teacher filtering the privileged state and the
+    executed actions alongside) and the error of the belief (teacher decoder on the student latent): in metres
     over the end effector and cube positions for the manipulation tasks ("belief_error_m"), and
     as the Euclidean error of the whole state for tasks without positions ("belief_error",
     e.g. Distracting Control proprioception).
@@ -98,7 +98,10 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
         action = policy.step(obs["image"])
         if teacher is not None:
             state = torch.as_tensor(obs["state"], device=teacher.device)[None]
-            teacher_action, carry[0] = teacher.act(state, carry[0], explore=False)
+            teacher_action, (post, _) = teacher.act(state, carry[0], explore=False)
+            # The teacher filters the actions the env executed (the student's), as it would
+            # if it were in control from here on; its own action is only compared.
+            carry[0] = (post, torch.as_tensor(action, device=teacher.device)[None])
             gaps.append(float(np.abs(action - teacher_action[0].cpu().numpy()).mean()))
             belief = policy.belief()
             names = positions or list(layout)
