@@ -114,6 +114,16 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     assert result["method"] == "twist" and result["split"] == "heldout"
     assert 0.0 <= result["success_rate"] <= 1.0 and len(result["returns"]) == 1 and result["mean_return"] < 0
     assert 0.0 <= result["action_gap_to_teacher"] <= 2.0 and result["belief_error_m"] > 0
+
+    # On recorded episodes of D (the last one here): the same two figures, teacher-forced.
+    eval_main(["--bundle", str(bundle), "--compare-teacher", str(run), "--on-dataset", str(run / "dataset"),
+               "--episodes", "1", "--json", str(out)])  # fmt: skip
+    agreement = json.loads(out.read_text())
+    assert agreement["dataset_episodes"] == [1] and agreement["steps"] == 151
+    assert 0.0 < agreement["action_gap_to_teacher"] <= 2.0 and agreement["h_mse"] > 0
+    with pytest.raises(ValueError, match="holds 2 episodes"):
+        eval_main(["--bundle", str(bundle), "--compare-teacher", str(run), "--on-dataset", str(run / "dataset"),
+                   "--episodes", "3"])  # fmt: skip
     eval_main(["--teacher", str(run), "--episodes", "1", "--json", str(tmp_path / "oracle.json")])
     assert json.loads((tmp_path / "oracle.json").read_text())["method"] == "oracle"
 

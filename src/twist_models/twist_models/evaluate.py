@@ -123,6 +123,46 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     return result
 
 
+@torch.no_grad()
+def dataset_agreement(bundle: Path, teacher, dataset: Path, episodes: int, device: str = "cpu") -> dict:
+    """Student against teacher on the last `episodes` recorded episodes of a matching dataset.
+
+    Both filter the same history (the student its stored images, the teacher its states, both the
+    executed actions), deterministically. Returns the mean |a_s - a_t| of the teacher's actor on
+    either latent and the mean squared error of h. On episodes the student was distilled on
+    against new episodes of the same teacher (twist-teacher-rollouts), it tells a student that
+    generalises from one that memorised its images.
+    """
+    from twist_sim.dataset import EpisodeDataset
+    from twist_sim.preprocess import preprocess_image
+
+    from .policy import StudentPolicy
+
+    policy = StudentPolicy.load(bundle, device=device)
+    data = EpisodeDataset(dataset)
+    if not 1 <= episodes <= len(data):
+        raise ValueError(f"--episodes {episodes}: {dataset} holds {len(data)} episodes")
+    which = list(range(len(data) - episodes, len(data)))
+    student, rssm = policy.student, teacher.wm.rssm
+    gaps, h_err = [], []
+    for i in which:
+        ep = data.episode(i)
+        s_state, t_state = student.rssm.initial(1, policy.device), rssm.initial(1, teacher.device)
+        for t in range(len(ep["state"])):
+            first = torch.tensor([t == 0])
+            prev = torch.as_tensor(ep["action"][t])[None]  # the action that led to step t
+            obs = torch.as_tensor(preprocess_image(ep["image"][t], policy.spec.preprocess))[None]
+            s_state, _ = student.rssm.obs_step(s_state, prev, student.encoder(obs), first, sample=False)
+            state = torch.as_tensor(ep["state"][t])[None]
+            t_state, _ = rssm.obs_step(t_state, prev, teacher.wm.encoder(state), first, sample=False)
+            a_s = policy.actor.mode(student.rssm.feature(s_state))
+            a_t = teacher.ac.actor.mode(rssm.feature(t_state))
+            gaps.append(float((a_s - a_t).abs().mean()))
+            h_err.append(float(((s_state["h"] - t_state["h"]) ** 2).mean()))
+    return {"dataset": str(dataset), "dataset_episodes": which, "steps": len(gaps),
+            "action_gap_to_teacher": float(np.mean(gaps)), "h_mse": float(np.mean(h_err))}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Evaluate a TWIST policy bundle or a teacher run.")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -137,10 +177,28 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="with --bundle: also measure the action gap to this teacher run and the belief error",
     )
+    parser.add_argument(
+        "--on-dataset",
+        type=Path,
+        help="with --bundle and --compare-teacher: compare on the last --episodes recorded episodes "
+        "of this matching dataset instead of rolling out (seen against unseen data)",
+    )
     parser.add_argument("--json", type=Path, help="write the result here too")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.on_dataset is not None:
+        if args.bundle is None or args.compare_teacher is None:
+            parser.error("--on-dataset needs --bundle and --compare-teacher")
+        from .checkpoint import load_teacher
+
+        result = dataset_agreement(args.bundle, load_teacher(args.compare_teacher)[0], args.on_dataset,
+                                   args.episodes)  # fmt: skip
+        result.update(source=str(args.bundle), teacher=str(args.compare_teacher))
+        print(json.dumps(result, indent=2))
+        if args.json is not None:
+            atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+        return
     if args.bundle is not None:
         teacher = None
         if args.compare_teacher is not None:
