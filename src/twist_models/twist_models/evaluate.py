@@ -74,7 +74,8 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
 
     With `teacher` (a state Dreamer), also measures how well the student reproduces it on the
     same states: mean |a_student - a_teacher| (the teacher filtering the privileged state and the
-    executed actions alongside) and the error of the belief (teacher decoder on the student latent): in metres
+    executed actions alongside), beside the gap a zero action would have (its scale), and the error
+    of the belief (teacher decoder on the student latent): in metres
     over the end effector and cube positions for the manipulation tasks ("belief_error_m"), and
     as the Euclidean error of the whole state for tasks without positions ("belief_error",
     e.g. Distracting Control proprioception).
@@ -86,7 +87,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     policy = StudentPolicy.load(bundle, device=device)
     env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
-    gaps, belief_err, carry = [], [], [None]
+    gaps, zero_gaps, belief_err, carry = [], [], [], [None]
     layout = policy.spec.state_layout
     positions = [n for n in ("ee_pos", "cube_pos") if n in layout]
 
@@ -103,6 +104,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
             # if it were in control from here on; its own action is only compared.
             carry[0] = (post, torch.as_tensor(action, device=teacher.device)[None])
             gaps.append(float(np.abs(action - teacher_action[0].cpu().numpy()).mean()))
+            zero_gaps.append(float(teacher_action.abs().mean()))
             belief = policy.belief()
             names = positions or list(layout)
             err = [belief[n] - obs["state"][layout[n][0] : layout[n][1]] for n in names]
@@ -119,6 +121,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     result["task"] = policy.spec.task
     if teacher is not None:
         result["action_gap_to_teacher"] = float(np.mean(gaps))
+        result["action_gap_of_zero_action"] = float(np.mean(zero_gaps))  # the gap's scale
         result["belief_error_m" if positions else "belief_error"] = float(np.mean(belief_err))
     return result
 
