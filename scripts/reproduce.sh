@@ -5,8 +5,9 @@
 #   PRESET=paper SEEDS="0 1 2" bash scripts/reproduce.sh   # the paper's sizes, on a GPU
 #   SHIP=1 bash scripts/reproduce.sh                # also copy the seed-0 block bundles to bundles/
 #
-# Per task and seed: the teacher (Oracle) with its matching dataset, the TWIST student
-# distilled from it and exported as a bundle, and Dreamer w/ DR trained for the teacher's env
+# Per task and seed: the teacher (Oracle) with its matching dataset, more rollouts of the
+# trained teacher (BLOCK_ROLLOUTS=700 / DMC_ROLLOUTS=100 episodes, 0 for none), the TWIST
+# student distilled from both and exported as a bundle, and Dreamer w/ DR trained for the teacher's env
 # steps. On block push, the two distillation ablations of Fig. 6 (--no-imagine,
 # --no-action-noise) from the same teacher. Then the held-out evaluation suite (EPISODES
 # episodes per run, evaluation-mode DR) and the report (tables, Fig. 2 intervals, curves).
@@ -40,6 +41,14 @@ train_task() {  # task seed [extra teacher/baseline args...]
   local steps
   steps=$(python -c "import yaml, sys; print(yaml.safe_load(open(sys.argv[1]))['env_steps'])" "$t/run.yaml")
   add_run oracle "$task" "$seed" "$t"
+  # More data of the trained teacher for its students: on D alone (tens of thousands of steps
+  # on a CPU) a student memorises its images (docs/models.md, fourth session).
+  local data=()
+  if [ "${ROLLOUT_EPISODES:-0}" -gt 0 ]; then
+    echo "[reproduce] $task seed $seed: $ROLLOUT_EPISODES teacher rollouts"
+    twist-teacher-rollouts --teacher "$t" --episodes "$ROLLOUT_EPISODES" --seed "$seed" --out "${t}_rollouts"
+    data=(--data "${t}_rollouts")
+  fi
   local variants=("twist:")
   if [ "$task" = block_push ]; then
     variants+=("twist_no_imagine:--no-imagine" "twist_no_noise:--no-action-noise")
@@ -48,7 +57,8 @@ train_task() {  # task seed [extra teacher/baseline args...]
     local method=${v%%:*} flag=${v#*:}
     echo "[reproduce] $task seed $seed: $method"
     # shellcheck disable=SC2086  # $flag is empty or one option
-    twist-distill --teacher "$t" --preset "$PRESET" --seed "$seed" --out "$OUT/${method}_${task}_s$seed" $flag
+    twist-distill --teacher "$t" --preset "$PRESET" --seed "$seed" --out "$OUT/${method}_${task}_s$seed" \
+      "${data[@]}" $flag
     twist-export --teacher "$t" --student "$OUT/${method}_${task}_s$seed" --out "$OUT/bundle_${method}_${task}_s$seed"
     add_run "$method" "$task" "$seed" "$OUT/bundle_${method}_${task}_s$seed"
   done
@@ -60,11 +70,11 @@ train_task() {  # task seed [extra teacher/baseline args...]
 
 for seed in $SEEDS; do
   for task in $BLOCK_TASKS; do
-    train_task "$task" "$seed"
+    ROLLOUT_EPISODES=${BLOCK_ROLLOUTS:-700} train_task "$task" "$seed"  # 105K steps
   done
   for task in $DMC_TASKS; do
     # Distracting Control has no scripted expert: the paper's from-scratch prefill.
-    train_task "$task" "$seed" --env-steps "$DMC_STEPS" --expert-episodes 0
+    ROLLOUT_EPISODES=${DMC_ROLLOUTS:-100} train_task "$task" "$seed" --env-steps "$DMC_STEPS" --expert-episodes 0
   done
 done
 
