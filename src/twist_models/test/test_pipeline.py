@@ -104,6 +104,7 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     bundle = export(run, tmp_path / "student", tmp_path / "bundle")
     spec, _ = read_bundle(bundle)
     assert spec.task == "block_push" and spec.action_dim == 3 and spec.provenance["teacher_env_steps"] == 300
+    assert spec.provenance["student_data"] == [] and spec.provenance["student_data_steps"] == 300
     policy = StudentPolicy.load(bundle)
     assert policy.step(ep["image"][0]).shape == (3,)
 

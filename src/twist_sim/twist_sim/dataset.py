@@ -141,8 +141,9 @@ class SequenceSampler:
     """Uniform random windows of `length` consecutive steps from whole episodes.
 
     `dataset` is one EpisodeDataset or a list of them (e.g. a teacher's D plus more rollouts of
-    that teacher), sampled as one. sample() -> dict of arrays shaped (batch, length, ...), e.g. image (B, L, H, W, 3) uint8,
-    state (B, L, S) float32. Episodes are loaded once and kept in memory.
+    that teacher), sampled as one. sample() -> dict of arrays shaped (batch, length, ...), e.g.
+    image (B, L, H, W, 3) uint8, state (B, L, S) float32. Episodes are loaded once and kept in
+    memory.
     """
 
     def __init__(
