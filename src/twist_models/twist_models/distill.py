@@ -116,15 +116,17 @@ def distil(
 
 
 def _same_teacher(directory: Path, teacher_dir: Path):
-    """A --data dataset, refused unless it holds rollouts of this very teacher run."""
+    """A --data dataset, refused unless it holds rollouts of this very teacher run at its current
+    checkpoint (a teacher trained further since then acts differently)."""
     from twist_sim.dataset import EpisodeDataset
 
     dataset = EpisodeDataset(directory)
-    runs = {e.get("teacher_run") for e in dataset.entries}
-    if runs != {str(Path(teacher_dir).resolve())}:
+    sources = {(e.get("teacher_run"), e.get("teacher_updates")) for e in dataset.entries}
+    teacher = (str(Path(teacher_dir).resolve()), int(read_run(Path(teacher_dir)).get("updates", -1)))
+    if sources != {teacher}:
         raise ValueError(
-            f"--data {directory}: its episodes come from {sorted(map(str, runs))}, not the teacher "
-            f"{Path(teacher_dir).resolve()}; the student must match the teacher it is distilled from"
+            f"--data {directory}: its episodes come from (teacher run, updates) {sorted(map(str, sources))}, "
+            f"not {teacher}; the student must match the teacher it is distilled from"
         )
     return dataset
 
