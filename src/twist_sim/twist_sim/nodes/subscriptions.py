@@ -2,11 +2,11 @@
 
 rclpy gives every subscription two event handlers by default (requested-incompatible-QoS and
 incompatible-type warnings). With rmw_fastrtps in ROS 2 Kilted, a handler's wait-set entry
-wakes the wait set while its subscription holds unread data, yet reports nothing ready. Unread
-data is the normal state of a subscription whose callback group is busy (a model step, a sim
-step), so a multi-threaded executor spins at full speed without blocking for as long as any
-such callback runs: measured in the deploy graph as ~3000 empty wake-ups a second and ~100% CPU
-on the spin thread, which starved the callbacks (docs/deploy.md). Publishers keep their default
+wakes the wait set while its subscription holds unread data, yet reports nothing ready. Data
+stays unread while the subscription's callback waits for a free thread of a multi-threaded
+executor (all busy with a model step, a sim step, a service call), and the executor then spins
+without blocking: measured in the deploy graph as ~3000 empty wake-ups a second and ~100% CPU on
+the spin thread, which starved the callbacks (docs/deploy.md). Publishers keep their default
 handlers, so a QoS mismatch with RViz or a camera driver is still reported on the offering side.
 """
 
