@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from twist_models.config import load_preset
 from twist_models.distill import distil
 from twist_models.evaluate import main as eval_main
 from twist_models.policy import StudentPolicy
+from twist_models.snapshot import snapshot
 from twist_models.train_teacher import train
 
 pytest.importorskip("twist_sim.dataset")
@@ -28,15 +30,31 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("MUJOCO_GL", "egl")
     straight = _teacher(tmp_path, "straight", 450)
     _teacher(tmp_path, "split", 150)
+    # The same run carried through a snapshot (checkpoint + state replay, no images) to a copy.
+    assert snapshot(tmp_path / "split", tmp_path / "snap")["env_steps"] == 150
+    assert not (tmp_path / "snap" / "dataset").exists()
+    shutil.copytree(tmp_path / "snap", tmp_path / "carried")
     resumed = _teacher(tmp_path, "split", 450)
-    assert straight == resumed and resumed["updates"] > 0
+    assert straight == resumed == _teacher(tmp_path, "carried", 450) and resumed["updates"] > 0
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
-    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
-    for key, value in a["agent"]["agent"].items():
-        assert torch.equal(value, b["agent"]["agent"][key]), key
-    assert a["updates"] == b["updates"] and a["env_steps"] == b["env_steps"] == 450
-    assert a["agent"]["wm_opt"]["state"][0]["step"] == b["agent"]["wm_opt"]["state"][0]["step"]
+    for other in ("split", "carried"):
+        b = torch.load(tmp_path / other / "checkpoint.pt", weights_only=False)
+        for key, value in a["agent"]["agent"].items():
+            assert torch.equal(value, b["agent"]["agent"][key]), (other, key)
+        assert a["updates"] == b["updates"] and a["env_steps"] == b["env_steps"] == 450
+        assert a["agent"]["wm_opt"]["state"][0]["step"] == b["agent"]["wm_opt"]["state"][0]["step"]
     from twist_sim.dataset import EpisodeDataset
+
+    # The carried run's D holds the episodes collected after the snapshot; replay.npz the rest.
+    carried_d = EpisodeDataset(tmp_path / "carried" / "dataset")
+    straight_d = EpisodeDataset(tmp_path / "straight" / "dataset")
+    assert len(carried_d) == 2
+    np.testing.assert_array_equal(carried_d.episode(1)["image"], straight_d.episode(2)["image"])
+    # A snapshot of the carried run holds all three episodes, and distillation from a snapshot
+    # (no D of its own) asks for --data.
+    assert snapshot(tmp_path / "carried", tmp_path / "snap2")["episodes"] == 3
+    with pytest.raises(ValueError, match="no matching dataset D"):
+        distil(tmp_path / "snap2", load_preset("debug"), tmp_path / "student", progress=False)
 
     da, db = EpisodeDataset(tmp_path / "straight" / "dataset"), EpisodeDataset(tmp_path / "split" / "dataset")
     assert len(da) == len(db) == 3 and da.num_steps == 450

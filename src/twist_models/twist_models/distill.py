@@ -81,7 +81,14 @@ def distil(
             raise ValueError(
                 f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
             ) from exc
-    datasets = [EpisodeDataset(Path(teacher_dir) / "dataset")] + [_same_teacher(d, teacher_dir) for d in data]
+    own = Path(teacher_dir) / "dataset"
+    if not (own / "manifest.json").is_file() and not data:
+        raise ValueError(
+            f"{teacher_dir} has no matching dataset D (a teacher snapshot?): give rollouts of it with --data "
+            "(twist-teacher-rollouts)"
+        )
+    datasets = [EpisodeDataset(own)] if (own / "manifest.json").is_file() else []
+    datasets += [_same_teacher(d, teacher_dir) for d in data]
     sampler = SequenceSampler(datasets, cfg.seq_len, cfg.batch_size, rng)
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],

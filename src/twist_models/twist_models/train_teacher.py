@@ -9,7 +9,8 @@ memory (the teacher never needs the images). Killing the process loses at most t
 in progress; running the same command again resumes from RUN/checkpoint.pt with the same
 update counter, optimiser state and RNG states, and the env-step counter of the episodes in D.
 Checkpoints are written at episode ends only, so a run stopped at one (for example by
---env-steps) and continued gives exactly the run that never stopped.
+--env-steps) and continued gives exactly the run that never stopped. A copy of a snapshot
+(twist-teacher-snapshot: the run without D's images) resumes the same way.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from .config import Preset, load_preset, resolve_device, task_names, task_state_
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
 from .progress import progress_bar
-
-REPLAY_KEYS = ("state", "action", "reward", "is_first", "is_terminal")
+from .snapshot import REPLAY_KEYS, run_episodes
 
 
 class StateReplay:
@@ -120,7 +120,7 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
 
 def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True) -> dict:
     """Train (or resume) a teacher run in `out`. Returns the final counters."""
-    from twist_sim.dataset import EpisodeDataset, write_episode
+    from twist_sim.dataset import write_episode
 
     from twist_sim import make_env
 
@@ -149,10 +149,8 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     rng = np.random.default_rng(preset.seed)
     replay = StateReplay(np.random.default_rng([preset.seed, 1]))
     data_dir = out / "dataset"
-    if (data_dir / "manifest.json").is_file():
-        dataset = EpisodeDataset(data_dir)
-        for i in range(len(dataset)):
-            replay.add(dataset.episode(i))
+    for episode in run_episodes(out):  # a snapshot's replay.npz (twist-teacher-snapshot), then D
+        replay.add(episode)
     updates, wall_offset = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.is_file():

@@ -1,0 +1,128 @@
+"""`twist-teacher-snapshot`: a teacher run without its images, small enough to commit or copy.
+
+    twist-teacher-snapshot --teacher runs/teacher_push --out checkpoints/teacher_block_push
+    cp -r checkpoints/teacher_block_push runs/teacher_push2
+    twist-train-teacher --task block_push --preset cpu --out runs/teacher_push2    # resumes
+
+A teacher run is mostly its matching dataset D: a 64x64 image of every step, about 0.8 GB per
+100K env steps. The teacher itself needs only the rest: its checkpoint (model, optimisers, RNG
+states, counters) and the state part of D, its replay. A snapshot is a run directory holding
+run.yaml, checkpoint.pt, eval.jsonl, tb/ and `replay.npz` (state, action, reward, is_first,
+is_terminal of every complete episode, one concatenated array per key plus the episode
+lengths) and no dataset/. So a trained teacher survives the machine it was trained on:
+
+- `twist-train-teacher --out COPY` resumes a copy of it exactly as it would have resumed the
+  original run (same replay, counters, optimiser and RNG states; tested bit-identical). The
+  episodes it collects from then on go to COPY/dataset; replay.npz keeps the earlier ones.
+- `twist-teacher-rollouts --teacher SNAP`, `twist-eval --teacher SNAP` and `twist-distill
+  --teacher SNAP --data ROLLOUTS` take it as a teacher run (distillation then has no D of its
+  own and needs --data).
+
+Everything is written atomically (temp file + rename), replay.npz last but one and run.yaml
+last, so a killed snapshot is never taken for a whole one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_write_bytes, read_run
+
+REPLAY_FILE = "replay.npz"
+REPLAY_KEYS = ("state", "action", "reward", "is_first", "is_terminal")
+
+
+def write_replay(path: Path, episodes: list[dict[str, np.ndarray]]) -> None:
+    """Episodes (each with REPLAY_KEYS, T + 1 entries) -> one compressed npz, atomically."""
+    if not episodes:
+        raise ValueError("a replay needs at least one episode")
+    lengths = np.array([len(ep["reward"]) for ep in episodes], dtype=np.int64)
+    arrays = {k: np.concatenate([np.asarray(ep[k]) for ep in episodes]) for k in REPLAY_KEYS}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, lengths=lengths, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_replay(path: Path) -> list[dict[str, np.ndarray]]:
+    """The episodes of a replay.npz, in order. Raises ValueError naming what is inconsistent."""
+    with np.load(path) as f:
+        missing = [k for k in ("lengths", *REPLAY_KEYS) if k not in f.files]
+        if missing:
+            raise ValueError(f"{path}: not a teacher replay (missing {missing})")
+        lengths = f["lengths"]
+        arrays = {k: f[k] for k in REPLAY_KEYS}
+    total = int(lengths.sum())
+    for k, v in arrays.items():
+        if len(v) != total:
+            raise ValueError(f"{path}: {k} holds {len(v)} entries, the episode lengths add up to {total}")
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return [{k: v[bounds[i] : bounds[i + 1]] for k, v in arrays.items()} for i in range(len(lengths))]
+
+
+def run_episodes(run_dir: Path) -> list[dict[str, np.ndarray]]:
+    """The replay of a teacher run: a snapshot's replay.npz (if any), then D's complete episodes."""
+    from twist_sim.dataset import EpisodeDataset
+
+    run_dir = Path(run_dir)
+    episodes = read_replay(run_dir / REPLAY_FILE) if (run_dir / REPLAY_FILE).is_file() else []
+    if (run_dir / "dataset" / "manifest.json").is_file():
+        dataset = EpisodeDataset(run_dir / "dataset")
+        for i in range(len(dataset)):
+            ep = dataset.episode(i)
+            episodes.append({k: ep[k] for k in REPLAY_KEYS})
+    return episodes
+
+
+def snapshot(teacher_dir: Path, out: Path) -> dict:
+    """Write the snapshot of the teacher run `teacher_dir` to `out` (a new or earlier snapshot)."""
+    teacher_dir, out = Path(teacher_dir), Path(out)
+    meta = read_run(teacher_dir)
+    ckpt_path = teacher_dir / "checkpoint.pt"
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"{teacher_dir} has no checkpoint.pt yet: nothing to snapshot")
+    if out.resolve() == teacher_dir.resolve():
+        raise ValueError("--out must be another directory than --teacher")
+    # The checkpoint first, then D: a live run writes an episode before the checkpoint after it,
+    # so the episodes read here include every one the checkpoint counted.
+    ckpt_bytes = ckpt_path.read_bytes()
+    ckpt = torch.load(io.BytesIO(ckpt_bytes), map_location="cpu", weights_only=False)
+    episodes = run_episodes(teacher_dir)
+    steps = sum(len(ep["reward"]) - 1 for ep in episodes)
+    if steps < ckpt["env_steps"]:
+        raise ValueError(
+            f"{teacher_dir}: the checkpoint counts {ckpt['env_steps']} env steps, its replay {steps}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.yaml").unlink(missing_ok=True)  # an earlier snapshot here is not whole until the end
+    atomic_write_bytes(out / "checkpoint.pt", ckpt_bytes)
+    for name in ("eval.jsonl",):
+        if (teacher_dir / name).is_file():
+            atomic_write_bytes(out / name, (teacher_dir / name).read_bytes())
+    if (teacher_dir / "tb").is_dir():
+        shutil.rmtree(out / "tb", ignore_errors=True)
+        shutil.copytree(teacher_dir / "tb", out / "tb")
+    write_replay(out / REPLAY_FILE, episodes)
+    atomic_write_bytes(out / "run.yaml", (teacher_dir / "run.yaml").read_bytes())
+    return {"episodes": len(episodes), "env_steps": steps, "checkpoint_env_steps": int(ckpt["env_steps"]),
+            "updates": int(ckpt["updates"]), "task": meta["task"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Snapshot a teacher run without its images (checkpoint + state replay): it resumes anywhere."
+    )
+    parser.add_argument("--teacher", required=True, type=Path, help="teacher run directory")
+    parser.add_argument("--out", required=True, type=Path, help="snapshot directory (replaced if it exists)")
+    args = parser.parse_args(argv)
+    print(json.dumps(snapshot(args.teacher, args.out)))
+
+
+if __name__ == "__main__":
+    main()
