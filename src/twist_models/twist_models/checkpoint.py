@@ -49,6 +49,27 @@ def atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def save_training_state(path: Path, agent, rng, replay_rng, updates: int, env_steps: int, wall_s: float) -> None:
+    """An online run's checkpoint (teacher or baseline), atomically: the agent's training state
+    (weights and optimisers), the episode and replay RNG states and the counters."""
+    state = {"agent": agent.training_state(), "rng": rng.bit_generator.state,
+             "replay_rng": replay_rng.bit_generator.state, "updates": updates, "env_steps": env_steps,
+             "wall_s": wall_s}  # fmt: skip
+    atomic_torch_save(state, path)
+
+
+def load_training_state(path: Path, agent, rng, replay_rng, device) -> tuple[int, float]:
+    """Restore what save_training_state wrote into agent and the two numpy Generators; returns
+    (updates, wall_s). A run without a checkpoint yet starts at (0, 0.0)."""
+    if not Path(path).is_file():
+        return 0, 0.0
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    agent.load_training_state(ckpt["agent"])
+    rng.bit_generator.state = ckpt["rng"]
+    replay_rng.bit_generator.state = ckpt["replay_rng"]
+    return ckpt["updates"], ckpt["wall_s"]
+
+
 def write_yaml(path: Path, data: dict) -> None:
     atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False).encode())
 

@@ -26,7 +26,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
-from .checkpoint import atomic_torch_save, read_run, write_yaml
+from .checkpoint import load_training_state, read_run, save_training_state, write_yaml
 from .config import Preset, load_preset, resolve_device, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
@@ -151,14 +151,8 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
     data_dir = out / "dataset"
     for episode in run_episodes(out):  # a snapshot's replay.npz (twist-teacher-snapshot), then D
         replay.add(episode)
-    updates, wall_offset = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        agent.load_training_state(ckpt["agent"])
-        rng.bit_generator.state = ckpt["rng"]
-        replay.rng.bit_generator.state = ckpt["replay_rng"]
-        updates, wall_offset = ckpt["updates"], ckpt["wall_s"]
+    updates, wall_offset = load_training_state(ckpt_path, agent, rng, replay.rng, device)
     env_steps = replay.num_steps
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(total=cfg.env_steps, initial=min(env_steps, cfg.env_steps), desc="teacher env steps",
@@ -204,10 +198,7 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
                                     "success_rate": result["success_rate"], "return": result["mean_return"]}) + "\n")  # fmt: skip
             bar.set_postfix(success=result["success_rate"], ret=round(result["mean_return"], 1))
         if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps:
-            state = {"agent": agent.training_state(), "rng": rng.bit_generator.state,
-                     "replay_rng": replay.rng.bit_generator.state, "updates": counter["updates"], "env_steps": step,
-                     "wall_s": wall()}  # fmt: skip
-            atomic_torch_save(state, ckpt_path)
+            save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
             write_yaml(
                 out / "run.yaml",
                 {**meta, "env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1)},

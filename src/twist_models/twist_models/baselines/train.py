@@ -29,7 +29,7 @@ import torch
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
-from ..checkpoint import atomic_torch_save, read_run, write_yaml
+from ..checkpoint import load_training_state, read_run, save_training_state, write_yaml
 from ..config import Preset, load_preset, resolve_device
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
@@ -159,14 +159,8 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
         stored = EpisodeDataset(replay_dir)
         for i in range(len(stored)):
             replay.add(stored.episode(i))
-    updates, wall_before = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        agent.load_training_state(ckpt["agent"])
-        rng.bit_generator.state = ckpt["rng"]
-        replay.rng.bit_generator.state = ckpt["replay_rng"]
-        updates, wall_before = ckpt["updates"], ckpt["wall_s"]
+    updates, wall_before = load_training_state(ckpt_path, agent, rng, replay.rng, device)
     started = time.monotonic()
     writer = SummaryWriter(str(out / "tb"))
     counter = {"step": replay.num_steps, "updates": updates}
@@ -214,10 +208,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
                 f.write(json.dumps(line) + "\n")
             bar.set_postfix(ret=round(result["mean_return"], 1))
         if step - last_ckpt >= schedule.checkpoint_every or step >= schedule.env_steps:
-            state = {"agent": agent.training_state(), "rng": rng.bit_generator.state,
-                     "replay_rng": replay.rng.bit_generator.state, "updates": counter["updates"],
-                     "env_steps": step, "wall_s": wall_s()}  # fmt: skip
-            atomic_torch_save(state, ckpt_path)
+            save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall_s())
             compute = {"device": str(device), "device_name": _device_name(device), "threads": preset.threads,
                        "wall_s": round(wall_s(), 3), "host": platform.node()}  # fmt: skip
             write_yaml(
