@@ -4,3 +4,12 @@ export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-77}"  # outside every test range (docs/deploy.md)
 export PATH="$PWD/.venv/bin:$PATH"
+# tcmalloc instead of glibc malloc: glibc maps and unmaps every tensor above 32 MB, so each
+# update of an image model page-faults its activations in anew; TWIST_MALLOC=system keeps glibc.
+if [ "${TWIST_MALLOC:-tcmalloc}" = tcmalloc ]; then
+  tcmalloc=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libtcmalloc_minimal.so.4" {print $NF; exit}')
+  if [ -n "$tcmalloc" ] && [[ ":${LD_PRELOAD:-}:" != *":$tcmalloc:"* ]]; then
+    export LD_PRELOAD="$tcmalloc${LD_PRELOAD:+:$LD_PRELOAD}"
+  fi
+  unset tcmalloc
+fi
