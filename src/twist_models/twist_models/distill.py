@@ -82,12 +82,12 @@ def distil(
                 f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
             ) from exc
     own = Path(teacher_dir) / "dataset"
-    if not (own / "manifest.json").is_file() and not data:
+    datasets = [EpisodeDataset(own)] if (own / "manifest.json").is_file() else []
+    if not datasets and not data:
         raise ValueError(
             f"{teacher_dir} has no matching dataset D (a teacher snapshot?): give rollouts of it with --data "
             "(twist-teacher-rollouts)"
         )
-    datasets = [EpisodeDataset(own)] if (own / "manifest.json").is_file() else []
     datasets += [_same_teacher(d, teacher_dir) for d in data]
     sampler = SequenceSampler(datasets, cfg.seq_len, cfg.batch_size, rng)
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],

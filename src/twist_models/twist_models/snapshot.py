@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write_bytes, read_run
+from .checkpoint import atomic_write_bytes, read_run, write_yaml
 
 REPLAY_FILE = "replay.npz"
 REPLAY_KEYS = ("state", "action", "reward", "is_first", "is_terminal")
@@ -102,14 +102,19 @@ def snapshot(teacher_dir: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.yaml").unlink(missing_ok=True)  # an earlier snapshot here is not whole until the end
     atomic_write_bytes(out / "checkpoint.pt", ckpt_bytes)
-    for name in ("eval.jsonl",):
-        if (teacher_dir / name).is_file():
-            atomic_write_bytes(out / name, (teacher_dir / name).read_bytes())
+    if (teacher_dir / "eval.jsonl").is_file():
+        atomic_write_bytes(out / "eval.jsonl", (teacher_dir / "eval.jsonl").read_bytes())
     if (teacher_dir / "tb").is_dir():
         shutil.rmtree(out / "tb", ignore_errors=True)
         shutil.copytree(teacher_dir / "tb", out / "tb")
     write_replay(out / REPLAY_FILE, episodes)
-    atomic_write_bytes(out / "run.yaml", (teacher_dir / "run.yaml").read_bytes())
+    # The counters of the checkpoint taken (a live run may have written a newer run.yaml since).
+    counters = {
+        "env_steps": int(ckpt["env_steps"]),
+        "updates": int(ckpt["updates"]),
+        "wall_s": round(ckpt["wall_s"], 1),
+    }
+    write_yaml(out / "run.yaml", {**meta, **counters})
     return {"episodes": len(episodes), "env_steps": steps, "checkpoint_env_steps": int(ckpt["env_steps"]),
             "updates": int(ckpt["updates"]), "task": meta["task"]}  # fmt: skip
 
