@@ -98,3 +98,28 @@ def test_configs_validate_and_presets_load():
     assert (paper.distill.seq_len, paper.distill.horizon, paper.teacher.env_steps) == (50, 15, 500_000)
     for name in ("debug", "cpu"):
         assert load_preset(name).name == name
+
+
+def test_training_state_of_another_device_type_loads_with_a_deterministic_reseed():
+    """A CUDA generator's state (16 bytes of Philox) does not fit a CPU generator (5056 bytes):
+    a checkpoint carried from a GPU keeps weights and optimisers and reseeds from the saved state."""
+    p = load_preset("debug")
+    trained = Dreamer("state", "state", S, A, p.model, p.teacher, seed=0)
+    trained.update(batch())
+    state = trained.training_state()
+    same = Dreamer("state", "state", S, A, p.model, p.teacher, seed=1)
+    same.load_training_state(state)  # same device type: the exact stream
+    assert torch.equal(torch.rand(4, generator=same.generator), torch.rand(4, generator=trained.generator))
+    foreign = {**state, "generator": torch.arange(16, dtype=torch.uint8)}
+    a = Dreamer("state", "state", S, A, p.model, p.teacher, seed=1)
+    b = Dreamer("state", "state", S, A, p.model, p.teacher, seed=2)
+    a.load_training_state(foreign)
+    b.load_training_state(foreign)
+    for key, value in trained.state_dict().items():
+        assert torch.equal(a.state_dict()[key], value), key
+    assert a.wm_opt.state_dict()["state"][0]["step"] == trained.wm_opt.state_dict()["state"][0]["step"]
+    assert torch.equal(torch.rand(4, generator=a.generator), torch.rand(4, generator=b.generator))
+    other = {**state, "generator": torch.arange(1, 17, dtype=torch.uint8)}
+    b.load_training_state(other)
+    a.load_training_state(foreign)
+    assert not torch.equal(torch.rand(4, generator=a.generator), torch.rand(4, generator=b.generator))

@@ -31,6 +31,7 @@ from .networks import (
     StateDecoder,
     StateEncoder,
     bernoulli_nll,
+    restore_generator,
     seeded_init,  # fmt: skip
     symexp,
     symlog,
@@ -227,7 +228,7 @@ class Dreamer(nn.Module):
         self.wm_opt.load_state_dict(state["wm_opt"])
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
-        self.generator.set_state(state["generator"])
+        restore_generator(self.generator, state["generator"])
 
 
 def _step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float) -> None:

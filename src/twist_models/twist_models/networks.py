@@ -8,6 +8,7 @@ twist_sim.preprocess.preprocess_image; the float conversion happens here, once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 from collections.abc import Iterator
 
@@ -23,6 +24,19 @@ def seeded_init(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def restore_generator(generator: torch.Generator, state: torch.Tensor) -> None:
+    """generator.set_state(state), or, for a state saved on another device type (a CPU
+    generator's Mersenne Twister state and a CUDA generator's Philox state differ in size), a
+    reseed derived from the saved state: a run carried between CPU and GPU keeps its weights and
+    optimisers and continues with a deterministic new sampling stream (bit-exact continuation
+    needs the same device type anyway)."""
+    try:
+        generator.set_state(state)
+    except RuntimeError:
+        digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
+        generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import DistillConfig, ModelConfig
 from .dreamer import Dreamer
-from .networks import ConvEncoder, seeded_init
+from .networks import ConvEncoder, restore_generator, seeded_init
 from .rssm import RSSM, State, categorical_kl, select_starts
 
 
@@ -136,4 +136,4 @@ class Distiller:
         self.opt.load_state_dict(state["opt"])
         for group in self.opt.param_groups:  # the config's rate, so a resumed run can change it
             group["lr"] = self.cfg.lr
-        self.generator.set_state(state["generator"])
+        restore_generator(self.generator, state["generator"])

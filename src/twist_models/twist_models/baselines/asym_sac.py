@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..networks import MLP
+from ..networks import MLP, restore_generator
 
 
 @dataclass
@@ -244,4 +244,4 @@ class AsymmetricSAC(nn.Module):
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.alpha_opt.load_state_dict(state["alpha_opt"])
-        self.generator.set_state(state["generator"])
+        restore_generator(self.generator, state["generator"])
