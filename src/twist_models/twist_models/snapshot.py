@@ -74,9 +74,7 @@ def run_episodes(run_dir: Path) -> list[dict[str, np.ndarray]]:
     episodes = read_replay(run_dir / REPLAY_FILE) if (run_dir / REPLAY_FILE).is_file() else []
     if (run_dir / "dataset" / "manifest.json").is_file():
         dataset = EpisodeDataset(run_dir / "dataset")
-        for i in range(len(dataset)):
-            ep = dataset.episode(i)
-            episodes.append({k: ep[k] for k in REPLAY_KEYS})
+        episodes += [dataset.episode(i, keys=REPLAY_KEYS) for i in range(len(dataset))]
     return episodes
 
 

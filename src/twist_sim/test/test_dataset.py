@@ -49,6 +49,10 @@ def test_write_then_read_is_exact(tmp_path):
     data = EpisodeDataset(tmp_path)
     for ep, got in zip(episodes, (data.episode(i) for i in range(3)), strict=True):
         assert set(got) == set(ep) and all(np.array_equal(got[k], ep[k]) for k in ep)
+    part = data.episode(1, keys=("state", "reward"))
+    assert set(part) == {"state", "reward"} and np.array_equal(part["state"], episodes[1]["state"])
+    with pytest.raises(KeyError, match="no \\['depth'\\]"):
+        data.episode(0, keys=("state", "depth"))
 
 
 def test_sequence_sampler_shapes_and_determinism(tmp_path):

@@ -130,11 +130,15 @@ class EpisodeDataset:
         """Environment steps held (each episode contributes its T actions)."""
         return int((self.lengths - 1).sum())
 
-    def episode(self, i: int) -> dict[str, np.ndarray]:
+    def episode(self, i: int, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Episode i; `keys` reads only those arrays (e.g. no images for a state replay)."""
         if not 0 <= i < len(self):
             raise IndexError(f"episode {i} out of range [0, {len(self)})")
         with np.load(self.root / self.entries[i]["file"]) as f:
-            return {k: f[k] for k in f.files}
+            missing = [k for k in keys or () if k not in f.files]
+            if missing:
+                raise KeyError(f"episode {i} of {self.root} has no {missing}")
+            return {k: f[k] for k in (keys or f.files)}
 
 
 class SequenceSampler:
