@@ -123,3 +123,6 @@ def test_training_state_of_another_device_type_loads_with_a_deterministic_reseed
     b.load_training_state(other)
     a.load_training_state(foreign)
     assert not torch.equal(torch.rand(4, generator=a.generator), torch.rand(4, generator=b.generator))
+    # A state that fits neither device type (a torn checkpoint) is still an error, not a reseed.
+    with pytest.raises(RuntimeError):
+        a.load_training_state({**state, "generator": torch.arange(7, dtype=torch.uint8)})

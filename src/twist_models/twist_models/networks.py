@@ -26,17 +26,22 @@ def seeded_init(seed: int) -> Iterator[None]:
         yield
 
 
+# torch.Generator.get_state() sizes: Mersenne Twister on the CPU, Philox (seed + offset) on CUDA.
+GENERATOR_STATE_BYTES = {"cpu": 5056, "cuda": 16}
+
+
 def restore_generator(generator: torch.Generator, state: torch.Tensor) -> None:
     """generator.set_state(state), or, for a state saved on another device type (a CPU
     generator's Mersenne Twister state and a CUDA generator's Philox state differ in size), a
     reseed derived from the saved state: a run carried between CPU and GPU keeps its weights and
     optimisers and continues with a deterministic new sampling stream (bit-exact continuation
     needs the same device type anyway)."""
-    try:
-        generator.set_state(state)
-    except RuntimeError:
+    other = {"cpu": GENERATOR_STATE_BYTES["cuda"], "cuda": GENERATOR_STATE_BYTES["cpu"]}.get(generator.device.type)
+    if state.numel() == other:
         digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
         generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    else:
+        generator.set_state(state)  # anything else that does not fit still fails loudly
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
