@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libtcmalloc-minimal4: scripts/env.sh preloads it (image updates 20-25% faster, docs/models.md).
-apt_pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 libtcmalloc-minimal4)
+# gcc: builds the small MKL dispatch library below.
+apt_pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 libtcmalloc-minimal4 gcc)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -31,5 +32,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps \
     -e src/twist_sim -e src/twist_models -e src/twist_deploy
   echo "$want" > "$stamp"
+fi
+# scripts/env.sh preloads this on non-Intel CPUs so torch's MKL runs its AVX2 kernels there
+# (scripts/mkl_cpu_dispatch.c says why).
+lib=.venv/lib/libtwist_mkl_cpu_dispatch.so
+if [ ! -f "$lib" ] || [ scripts/mkl_cpu_dispatch.c -nt "$lib" ]; then
+  gcc -shared -fPIC -O2 -o "$lib.tmp" scripts/mkl_cpu_dispatch.c && mv "$lib.tmp" "$lib"
 fi
 echo "[setup] ok: $(.venv/bin/python --version)"
