@@ -63,8 +63,10 @@ train_task() {  # task seed [extra teacher/baseline args...]
     add_run "$method" "$task" "$seed" "$OUT/bundle_${method}_${task}_s$seed"
   done
   echo "[reproduce] $task seed $seed: Dreamer w/ DR for the teacher's $steps env steps"
+  # The teacher's own count last: it overrides the --env-steps of the task's extra arguments
+  # (the teacher ends on an episode boundary, past DMC_STEPS, and may have been continued).
   twist-train-baseline --method dreamer_dr --task "$task" --preset "$PRESET" --seed "$seed" \
-    --env-steps "$steps" --out "$OUT/dreamer_dr_${task}_s$seed" "$@"
+    --out "$OUT/dreamer_dr_${task}_s$seed" "$@" --env-steps "$steps"
   add_run dreamer_dr "$task" "$seed" "$OUT/dreamer_dr_${task}_s$seed"
 }
 

@@ -33,6 +33,13 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
     # The same run carried through a snapshot (checkpoint + state replay, no images) to a copy.
     assert snapshot(tmp_path / "split", tmp_path / "snap")["env_steps"] == 150
     assert not (tmp_path / "snap" / "dataset").exists()
+    # run.yaml names where the run ran (the report's compute table); the snapshot keeps that with
+    # the wall-clock of the checkpoint it copied.
+    live = yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())
+    snap = yaml.safe_load((tmp_path / "snap" / "run.yaml").read_text())
+    assert live["compute"]["device"] == "cpu" and live["compute"]["device_name"] not in ("", "auto")
+    assert snap["compute"]["device_name"] == live["compute"]["device_name"]
+    assert snap["compute"]["wall_s"] == snap["wall_s"] and snap["env_steps"] == 150
     shutil.copytree(tmp_path / "snap", tmp_path / "carried")
     resumed = _teacher(tmp_path, "split", 450)
     assert straight == resumed == _teacher(tmp_path, "carried", 450) and resumed["updates"] > 0

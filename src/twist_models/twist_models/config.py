@@ -310,6 +310,29 @@ def task_state_norm(task: str, state_layout: dict[str, tuple[int, int]]) -> tupl
     return offset, scale
 
 
+def device_name(device: torch.device) -> str:
+    """What a run's compute table names: the GPU's name, or the CPU's model ("AMD EPYC")."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def run_compute(device: torch.device, threads: int, wall_s: float) -> dict:
+    """The `compute` entry of a run.yaml: where the run ran and for how long (twist-report)."""
+    import platform
+
+    return {"device": str(device), "device_name": device_name(device), "threads": threads,
+            "wall_s": round(wall_s, 3), "host": platform.node()}  # fmt: skip
+
+
 def resolve_device(device: str) -> torch.device:
     """'auto' picks CUDA when present, else the CPU."""
     if device == "auto":

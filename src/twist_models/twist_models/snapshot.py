@@ -112,6 +112,8 @@ def snapshot(teacher_dir: Path, out: Path) -> dict:
         "updates": int(ckpt["updates"]),
         "wall_s": round(ckpt["wall_s"], 1),
     }
+    if isinstance(meta.get("compute"), dict):
+        counters["compute"] = {**meta["compute"], "wall_s": counters["wall_s"]}
     write_yaml(out / "run.yaml", {**meta, **counters})
     return {"episodes": len(episodes), "env_steps": steps, "checkpoint_env_steps": int(ckpt["env_steps"]),
             "updates": int(ckpt["updates"]), "task": meta["task"]}  # fmt: skip

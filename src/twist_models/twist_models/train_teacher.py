@@ -27,7 +27,7 @@ from torch.utils.tensorboard import SummaryWriter
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
 from .checkpoint import load_training_state, read_run, save_training_state, write_yaml
-from .config import Preset, load_preset, resolve_device, task_names, task_state_norm
+from .config import Preset, load_preset, resolve_device, run_compute, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
 from .progress import progress_bar
@@ -201,7 +201,8 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
             save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
             write_yaml(
                 out / "run.yaml",
-                {**meta, "env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1)},
+                {**meta, "env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
+                 "compute": run_compute(device, preset.threads, wall())},
             )
             last_ckpt = step
     bar.close()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from ..checkpoint import load_training_state, read_run, save_training_state, write_yaml
-from ..config import Preset, load_preset, resolve_device
+from ..config import Preset, load_preset, resolve_device, run_compute
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
 from ..progress import progress_bar
@@ -209,8 +208,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
             bar.set_postfix(ret=round(result["mean_return"], 1))
         if step - last_ckpt >= schedule.checkpoint_every or step >= schedule.env_steps:
             save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall_s())
-            compute = {"device": str(device), "device_name": _device_name(device), "threads": preset.threads,
-                       "wall_s": round(wall_s(), 3), "host": platform.node()}  # fmt: skip
+            compute = run_compute(device, preset.threads, wall_s())
             write_yaml(
                 out / "run.yaml",
                 {**meta, "env_steps": step, "updates": counter["updates"], "compute": compute},
@@ -220,12 +218,6 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     writer.close()
     env.close()
     return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
 
 
 def load_baseline(run_dir: Path, device: torch.device | str = "cpu"):
