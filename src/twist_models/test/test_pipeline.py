@@ -21,15 +21,16 @@ pytest.importorskip("twist_sim.dataset")
 torch.set_num_threads(1)
 
 
-def _teacher(tmp_path, name, env_steps):
+def _teacher(tmp_path, name, env_steps, max_minutes=None):
     preset = load_preset("debug", {"teacher": {"env_steps": env_steps}})
-    return train("block_push", preset, tmp_path / name, progress=False)
+    return train("block_push", preset, tmp_path / name, progress=False, max_minutes=max_minutes)
 
 
 def test_resume_continues_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("MUJOCO_GL", "egl")
     straight = _teacher(tmp_path, "straight", 450)
-    _teacher(tmp_path, "split", 150)
+    # A time budget of 0 minutes stops the 450-step run at its first checkpoint (150 steps).
+    assert _teacher(tmp_path, "split", 450, max_minutes=0)["env_steps"] == 150
     # The same run carried through a snapshot (checkpoint + state replay, no images) to a copy.
     assert snapshot(tmp_path / "split", tmp_path / "snap")["env_steps"] == 150
     assert not (tmp_path / "snap" / "dataset").exists()

@@ -118,8 +118,13 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
     return {k: np.asarray(v, dtype=dtypes.get(k, bool)) for k, v in ep.items()}
 
 
-def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True) -> dict:
-    """Train (or resume) a teacher run in `out`. Returns the final counters."""
+def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True,
+          max_minutes: float | None = None) -> dict:
+    """Train (or resume) a teacher run in `out`. Returns the final counters.
+
+    `max_minutes`: stop at the first checkpoint after this many minutes of this call (a time
+    budget; the run stays resumable and a second call continues it exactly).
+    """
     from twist_sim.dataset import write_episode
 
     from twist_sim import make_env
@@ -205,6 +210,8 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
                  "compute": run_compute(device, preset.threads, wall())},
             )
             last_ckpt = step
+            if max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes:
+                break
     bar.close()
     writer.close()
     env.close()
@@ -221,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--expert-episodes", type=int, help="override teacher.expert_episodes (0: paper)")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
+    parser.add_argument("--max-minutes", type=float,
+                        help="stop at the first checkpoint after this many minutes; rerun to continue")  # fmt: skip
     args = parser.parse_args(argv)
     overrides: dict = {}
     for key in ("env_steps", "expert_episodes"):
@@ -230,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     preset = load_preset(args.preset, overrides)
-    print(json.dumps(train(args.task, preset, args.out, args.backend)))
+    if args.max_minutes is not None and args.max_minutes < 0:
+        parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")
+    print(json.dumps(train(args.task, preset, args.out, args.backend, max_minutes=args.max_minutes)))
 
 
 if __name__ == "__main__":
