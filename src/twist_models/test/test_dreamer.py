@@ -126,3 +126,80 @@ def test_training_state_of_another_device_type_loads_with_a_deterministic_reseed
     # A state that fits neither device type (a torn checkpoint) is still an error, not a reseed.
     with pytest.raises(RuntimeError):
         a.load_training_state({**state, "generator": torch.arange(7, dtype=torch.uint8)})
+
+
+def test_replay_returns_follow_the_recursion_and_cut_at_episode_starts():
+    import dataclasses
+
+    p = load_preset("debug")
+    cfg = dataclasses.replace(p.teacher, gamma=0.9, lam=0.8)
+    agent = Dreamer("state", "state", S, A, p.model, cfg, seed=0)
+    rng = np.random.default_rng(3)
+    feat = torch.as_tensor(rng.normal(size=(2, 6, agent.wm.rssm.feat_dim)), dtype=torch.float32)
+    reward = torch.as_tensor(rng.normal(size=(2, 6)), dtype=torch.float32)
+    is_first = torch.zeros(2, 6, dtype=torch.bool)
+    is_first[:, 0] = True
+    is_first[1, 3] = True  # sequence 1: a new episode starts at observation 3
+    is_terminal = torch.zeros(2, 6, dtype=torch.bool)
+    is_terminal[0, 4] = True  # sequence 0: observation 4 is terminal
+    returns, mask = agent.ac.replay_returns(feat, reward, is_first, is_terminal, cfg)
+    from twist_models.networks import symexp
+
+    v = symexp(agent.ac.slow_critic(feat).squeeze(-1)).detach().numpy()
+    r, first, term = reward.numpy(), is_first.numpy(), is_terminal.numpy()
+    for b in range(2):
+        last = v[b, 5]
+        want = np.zeros(5)
+        for t in reversed(range(5)):
+            if first[b, t + 1]:
+                last = v[b, t]
+            else:
+                c = 0.0 if term[b, t + 1] else 1.0
+                last = r[b, t + 1] + 0.9 * c * (0.2 * v[b, t + 1] + 0.8 * last)
+            want[t] = last
+        np.testing.assert_allclose(returns[b].numpy(), want, rtol=1e-5, atol=1e-5)
+    assert mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 1, 1]]
+
+
+def test_replay_critic_loss_pulls_values_to_the_real_returns():
+    """A critic that overvalues every state (as an imagination-only critic can, docs/models.md)
+    is pulled to the value of the replayed rewards: -1 per step at gamma 0.5 is worth -2."""
+    import dataclasses
+
+    p = load_preset("debug")
+    cfg = dataclasses.replace(p.teacher, gamma=0.5, lam=0.95, slow_critic_mix=0.1)
+    agent = Dreamer("state", "state", S, A, p.model, cfg, seed=0)
+    rng = np.random.default_rng(0)
+    feat = torch.as_tensor(rng.normal(size=(8, 12, agent.wm.rssm.feat_dim)), dtype=torch.float32)
+    real = {"reward": -torch.ones(8, 12), "is_first": torch.zeros(8, 12, dtype=torch.bool),
+            "is_terminal": torch.zeros(8, 12, dtype=torch.bool)}  # fmt: skip
+    real["is_first"][:, 0] = True
+    opt = torch.optim.Adam(agent.ac.critic.parameters(), lr=3e-3)
+    with torch.no_grad():  # start far too high: symexp(3) = 19
+        agent.ac.critic.net[-1].bias.fill_(3.0)
+        agent.ac.slow_critic.load_state_dict(agent.ac.critic.state_dict())
+    from twist_models.networks import symexp
+
+    before = float(symexp(agent.ac.critic(feat)).mean())
+    for _ in range(300):
+        loss = agent.ac.replay_critic_loss(feat, real, cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        agent.ac.update_slow_critic(cfg)
+    after = float(symexp(agent.ac.critic(feat)).mean())
+    assert abs(after + 2.0) < 0.3 < abs(before + 2.0), (before, after)
+
+
+def test_update_with_replay_critic_loss_reports_it():
+    import dataclasses
+
+    p = load_preset("debug")
+    plain = Dreamer("state", "state", S, A, p.model, dataclasses.replace(p.teacher, repval=0.0), seed=0)
+    grounded = Dreamer("state", "state", S, A, p.model, dataclasses.replace(p.teacher, repval=0.3), seed=0)
+    m0, m1 = plain.update(batch()), grounded.update(batch())
+    assert "ac/repval_loss" not in m0 and np.isfinite(m1["ac/repval_loss"])
+    # The world model and the actor step before the critic: identical up to there.
+    assert m0["wm/loss"] == m1["wm/loss"] and m0["ac/actor_loss"] == m1["ac/actor_loss"]
+    with pytest.raises(ValueError, match="repval"):
+        TeacherConfig(repval=-1.0)

@@ -115,6 +115,11 @@ class TeacherConfig:
         backpropagate returns through the learned dynamics; needs accurate model gradients).
     return_decay: EMA decay of the 5th/95th return percentiles used to normalise returns.
     slow_critic_every, slow_critic_mix: slow-critic update period and mixing fraction.
+    repval: weight of the replay critic loss (DreamerV3, 2024 revision: beta_repval = 0.3): the
+        critic also regresses lambda-returns of the replayed real rewards on the batch's
+        posterior states, so its values stay anchored to what the environment paid. Without
+        it (0) the critic learns only from imagination and, under dynamics actor gradients,
+        follows the actor into latent states it overvalues (docs/models.md, sixth session).
     eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
     checkpoint_every: env steps between checkpoints (rounded up to an episode end).
     """
@@ -144,6 +149,7 @@ class TeacherConfig:
     return_decay: float = 0.99
     slow_critic_every: int = 1
     slow_critic_mix: float = 0.02
+    repval: float = 0.0
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 5_000
@@ -154,7 +160,7 @@ class TeacherConfig:
         _positive(self, "checkpoint_every", "slow_critic_every", "return_decay")
         _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
         _non_negative(self, "expert_episodes", "expert_noise")
-        _non_negative(self, "recon_weight", "reward_weight")
+        _non_negative(self, "recon_weight", "reward_weight", "repval")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
         if self.actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(

@@ -146,6 +146,35 @@ class ActorCritic(nn.Module):
                    "ac/actor_loss": actor_loss, "ac/critic_loss": critic_loss}  # fmt: skip
         return actor_loss, critic_loss, metrics
 
+    def replay_returns(self, feat: torch.Tensor, reward: torch.Tensor, is_first: torch.Tensor,
+                       is_terminal: torch.Tensor, cfg: TeacherConfig) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Lambda-returns of replayed real rewards, bootstrapped with the slow critic.
+
+        feat (B, T, F) posterior features of the batch; reward, is_first, is_terminal (B, T) in
+        the dataset convention (reward[t] and is_terminal[t] arrive with observation t).
+        R_t = r_{t+1} + gamma c_{t+1} ((1 - lam) v_{t+1} + lam R_{t+1}), R_{T-1} = v_{T-1}, with
+        c = 1 - is_terminal and v the slow critic. Returns (returns (B, T - 1), mask (B, T - 1)):
+        mask is 0 where observation t + 1 starts a new episode (no real transition from t).
+        """
+        with torch.no_grad():
+            value = symexp(self.slow_critic(feat).squeeze(-1))
+            disc = cfg.gamma * (1.0 - is_terminal.float())
+            out, last = [], value[:, -1]
+            for t in reversed(range(feat.shape[1] - 1)):
+                nxt = ~is_first[:, t + 1]
+                ret = reward[:, t + 1] + disc[:, t + 1] * ((1 - cfg.lam) * value[:, t + 1] + cfg.lam * last)
+                last = torch.where(nxt, ret, value[:, t])
+                out.append(last)
+            returns = torch.stack(out[::-1], 1)
+        return returns, (~is_first[:, 1:]).float()
+
+    def replay_critic_loss(self, feat: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TeacherConfig):
+        """The critic on real posterior states against replay_returns (DreamerV3's repval loss)."""
+        returns, mask = self.replay_returns(feat, batch["reward"].float(), batch["is_first"].bool(),
+                                            batch["is_terminal"].bool(), cfg)  # fmt: skip
+        pred = self.critic(feat[:, :-1]).squeeze(-1)
+        return (mask * (pred - symlog(returns)).pow(2)).sum() / mask.sum().clamp(min=1.0)
+
     def update_slow_critic(self, cfg: TeacherConfig) -> None:
         self.updates += 1
         if int(self.updates) % cfg.slow_critic_every == 0:
@@ -190,6 +219,11 @@ class Dreamer(nn.Module):
         nn.utils.clip_grad_norm_(actor_params, self.cfg.grad_clip)
         self.actor_opt.step()
         self.actor_opt.zero_grad(set_to_none=True)
+        if self.cfg.repval > 0:
+            feat = self.wm.rssm.feature({k: v.detach() for k, v in post.items()})
+            repval_loss = self.ac.replay_critic_loss(feat, batch, self.cfg)
+            critic_loss = critic_loss + self.cfg.repval * repval_loss
+            ac_metrics["ac/repval_loss"] = repval_loss
         _step(self.critic_opt, critic_loss, self.ac.critic.parameters(), self.cfg.grad_clip)
         self.ac.update_slow_critic(self.cfg)
         metrics.update(ac_metrics)
