@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,3 +275,21 @@ def test_action_gap_teacher_filters_the_executed_actions(teacher_run, tmp_path):
     assert fed[0] is None and len(fed) == len(executed) > 10
     for t in range(1, len(fed)):
         np.testing.assert_array_equal(fed[t], executed[t - 1])
+
+
+def test_critic_calibration_benchmark_reads_a_teacher_run(teacher_run):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "critic_calibration.py"
+    spec = importlib.util.spec_from_file_location("critic_calibration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.calibration(teacher_run, episodes=2)
+    assert out["task"] == "block_push" and out["episodes"] == 2 and out["repval"] == 0.3
+    values = [*out["real"].values(), *out["imagined"].values()]
+    assert len(values) == 6 and all(np.isfinite(values))
+    # No real reward is positive before the success bonus: a random-start push pays < 0.
+    assert out["real"]["return_100"] < 0
+    module.LOOKAHEAD = 1000  # longer than any episode: refused with the reason
+    with pytest.raises(ValueError, match="no episode longer than 1040 steps"):
+        module.calibration(teacher_run, episodes=2)
