@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -326,15 +327,11 @@ def device_name(device: torch.device) -> str:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import platform
-
     return platform.processor() or platform.machine()
 
 
 def run_compute(device: torch.device, threads: int, wall_s: float) -> dict:
     """The `compute` entry of a run.yaml: where the run ran and for how long (twist-report)."""
-    import platform
-
     return {"device": str(device), "device_name": device_name(device), "threads": threads,
             "wall_s": round(wall_s, 3), "host": platform.node()}  # fmt: skip
 
