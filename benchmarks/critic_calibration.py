@@ -39,6 +39,7 @@ def calibration(run: Path, episodes: int = 10, seed: int = 0) -> dict:
     if not eps:
         raise ValueError(f"{run}: no episode longer than {LOOKAHEAD + 40} steps in its replay")
     g = torch.Generator().manual_seed(seed)
+    disc = cfg.gamma ** np.arange(LOOKAHEAD)
     real, imagined = [], []
     with torch.no_grad():
         for ep in eps:
@@ -49,7 +50,6 @@ def calibration(run: Path, episodes: int = 10, seed: int = 0) -> dict:
             feat = agent.wm.rssm.feature(post)[0]
             value = symexp(agent.ac.critic(feat).squeeze(-1)).numpy()
             reward = ep["reward"]
-            disc = cfg.gamma ** np.arange(LOOKAHEAD)
             for t in range(40):
                 ret = float((disc * reward[t + 1 : t + 1 + LOOKAHEAD]).sum())
                 real.append((value[t], ret, cfg.gamma**LOOKAHEAD * value[t + LOOKAHEAD]))

@@ -16,11 +16,10 @@ fi
 # On a CPU that is not Intel's, torch's MKL runs generic SGEMM kernels unless told the CPU is
 # Intel's (scripts/mkl_cpu_dispatch.c); with it, the AVX2 kernels: a teacher update 1.80 -> 1.52 s
 # on AMD EPYC (docs/models.md). TWIST_MKL_DISPATCH=vendor keeps MKL's own choice.
-if [ "${TWIST_MKL_DISPATCH:-isa}" = isa ] && [ -f "$PWD/.venv/lib/libtwist_mkl_cpu_dispatch.so" ] \
-  && ! grep -q -m1 GenuineIntel /proc/cpuinfo 2>/dev/null; then
-  mkl_dispatch="$PWD/.venv/lib/libtwist_mkl_cpu_dispatch.so"
-  if [[ ":${LD_PRELOAD:-}:" != *":$mkl_dispatch:"* ]]; then
-    export LD_PRELOAD="$mkl_dispatch${LD_PRELOAD:+:$LD_PRELOAD}"
-  fi
-  unset mkl_dispatch
+mkl_dispatch="$PWD/.venv/lib/libtwist_mkl_cpu_dispatch.so"
+if [ "${TWIST_MKL_DISPATCH:-isa}" = isa ] && [ -f "$mkl_dispatch" ] \
+  && ! grep -q -m1 GenuineIntel /proc/cpuinfo 2>/dev/null \
+  && [[ ":${LD_PRELOAD:-}:" != *":$mkl_dispatch:"* ]]; then
+  export LD_PRELOAD="$mkl_dispatch${LD_PRELOAD:+:$LD_PRELOAD}"
 fi
+unset mkl_dispatch

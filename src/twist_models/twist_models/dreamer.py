@@ -99,11 +99,18 @@ class ActorCritic(nn.Module):
         self.register_buffer("return_range", torch.zeros(2))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
-    def lambda_returns(self, reward: torch.Tensor, value: torch.Tensor, disc: torch.Tensor, lam: float):
-        """reward, disc (H, N) for steps 1..H; value (H + 1, N) for steps 0..H -> returns (H, N)."""
+    def lambda_returns(self, reward: torch.Tensor, value: torch.Tensor, disc: torch.Tensor, lam: float,
+                       keep: torch.Tensor | None = None):  # fmt: skip
+        """reward, disc (H, N) for steps 1..H; value (H + 1, N) for steps 0..H -> returns (H, N).
+
+        keep (H, N) bool, optional: False where there is no transition into step i + 1 (a new
+        episode starts there); the return at step i is then its value v_i, and the recursion
+        restarts from it."""
         out, last = [], value[-1]
         for i in reversed(range(reward.shape[0])):
             last = reward[i] + disc[i] * ((1 - lam) * value[i + 1] + lam * last)
+            if keep is not None:
+                last = torch.where(keep[i], last, value[i])
             out.append(last)
         return torch.stack(out[::-1], 0)
 
@@ -156,17 +163,13 @@ class ActorCritic(nn.Module):
         c = 1 - is_terminal and v the slow critic. Returns (returns (B, T - 1), mask (B, T - 1)):
         mask is 0 where observation t + 1 starts a new episode (no real transition from t).
         """
+        keep = ~is_first[:, 1:]
         with torch.no_grad():
             value = symexp(self.slow_critic(feat).squeeze(-1))
-            disc = cfg.gamma * (1.0 - is_terminal.float())
-            out, last = [], value[:, -1]
-            for t in reversed(range(feat.shape[1] - 1)):
-                nxt = ~is_first[:, t + 1]
-                ret = reward[:, t + 1] + disc[:, t + 1] * ((1 - cfg.lam) * value[:, t + 1] + cfg.lam * last)
-                last = torch.where(nxt, ret, value[:, t])
-                out.append(last)
-            returns = torch.stack(out[::-1], 1)
-        return returns, (~is_first[:, 1:]).float()
+            disc = cfg.gamma * (1.0 - is_terminal[:, 1:].float())
+            # Time-major for lambda_returns: step i of it is the transition t -> t + 1.
+            returns = self.lambda_returns(reward[:, 1:].T, value.T, disc.T, cfg.lam, keep.T).T
+        return returns, keep.float()
 
     def replay_critic_loss(self, feat: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TeacherConfig):
         """The critic on real posterior states against replay_returns (DreamerV3's repval loss)."""
