@@ -86,12 +86,19 @@ def test_distillation_resume_continues_exactly(teacher_run, tmp_path):
     preset = load_preset("debug", {"distill": {"steps": 4, "checkpoint_every": 2}})
     distil(teacher_run, preset, tmp_path / "straight", progress=False)
     distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), tmp_path / "split", progress=False)
+    wall_first_session = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["wall_s"]
     distil(teacher_run, preset, tmp_path / "split", progress=False)
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
     assert a["updates"] == b["updates"] == 4
     for key, value in a["distiller"]["student"].items():
         assert torch.equal(value, b["distiller"]["student"][key]), key
+    # Wall-clock accumulates over the two sessions and reaches run.yaml for the report.
+    split = yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())
+    assert b["wall_s"] > wall_first_session > 0
+    assert split["compute"]["wall_s"] == pytest.approx(b["wall_s"], abs=1e-3)
+    assert split["wall_s"] == pytest.approx(b["wall_s"], abs=0.1)
+    assert split["compute"]["device"] == "cpu" and split["compute"]["threads"] == 1
 
 
 def test_distillation_init_from_starts_at_another_students_weights(teacher_run, tmp_path):

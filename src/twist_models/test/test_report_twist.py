@@ -17,6 +17,7 @@ from twist_models.eval_suite import read_raw, run_scores
 from twist_models.report import (
     TEACHER_LABEL,
     build_report,
+    compute_used,
     curve_lines,
     distillation_curve,
     twist_sources,
@@ -105,3 +106,34 @@ def test_report_with_twist_has_the_distillation_figure_and_compute(tmp_path):
     assert [line["label"] for line in lines if "curve" in line].count("Oracle") == 1
     assert not any(line.get("label") == TEACHER_LABEL for line in lines)
     assert written["html"].read_text().count("data:image/png;base64,") == 5
+
+
+def test_shipped_bundle_compute_from_its_training_copies(tmp_path):
+    """A shipped bundle whose provenance runs are gone (another machine): its compute comes from
+    the run.yaml copies in training/ (teacher's compute.wall_s + the student's wall_s)."""
+    bundle = make_debug_bundle(tmp_path / "bundle", task="block_push", seed=0)
+    meta = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    meta["provenance"].update(
+        teacher_run=str(tmp_path / "gone_teacher"), student_run=str(tmp_path / "gone_student")
+    )
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    run = {"method": "twist", "task": "block_push", "seed": 0, "path": str(bundle)}
+    assert twist_sources(bundle) == (None, None)
+    unknown = {"method": "twist", "task": "block_push", "seed": 0, "env_steps": None, "updates": None,
+               "wall_s": None, "device": None}  # fmt: skip
+    assert compute_used(run) == unknown
+    (bundle / "training").mkdir()
+    teacher = {"env_steps": 46800, "updates": 10501, "wall_s": 8300.0,
+               "compute": {"device": "cpu", "device_name": "AMD EPYC", "wall_s": 8300.0}}  # fmt: skip
+    (bundle / "training" / "teacher_run.yaml").write_text(yaml.safe_dump(teacher))
+    (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 4500}))
+    used = compute_used(run)
+    # No wall-clock recorded for the student: the sum is unknown, the rest is there.
+    assert (used["env_steps"], used["updates"], used["wall_s"], used["device"]) == (
+        46800,
+        "10501 + 4500",
+        None,
+        "AMD EPYC",
+    )
+    (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 4500, "wall_s": 9000.0}))
+    assert compute_used(run)["wall_s"] == pytest.approx(17300.0)

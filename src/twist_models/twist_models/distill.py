@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from .checkpoint import atomic_torch_save, load_teacher, read_run, write_yaml
-from .config import Preset, load_preset, resolve_device
+from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
 from .progress import progress_bar
 from .student import Distiller, Student
@@ -54,7 +55,7 @@ def distil(
     out.mkdir(parents=True, exist_ok=True)
     data = [Path(d).resolve() for d in data or []]
     rng = np.random.default_rng([preset.seed, 2])
-    updates = 0
+    updates, wall_offset = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.is_file():
         previous = read_run(out)
@@ -69,6 +70,7 @@ def distil(
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
         updates = ckpt["updates"]
+        wall_offset = float(ckpt.get("wall_s", 0.0))  # checkpoints before wall-clock was kept: 0
     elif init_from is not None:
         init_from = Path(init_from).resolve()
         source = Path(init_from) / "checkpoint.pt"
@@ -100,6 +102,11 @@ def distil(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
     )
     metrics: dict[str, float] = {}
+    start = time.monotonic()
+
+    def wall() -> float:
+        return wall_offset + time.monotonic() - start
+
     while updates < cfg.steps:
         batch = sampler.sample()
         metrics = distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device))
@@ -110,13 +117,17 @@ def distil(
                 writer.add_scalar(k, v, updates)
             bar.set_postfix(loss=round(metrics["distil/loss"], 3))
         if updates % cfg.checkpoint_every == 0 or updates == cfg.steps:
+            now = wall()
             state = {
                 "distiller": distiller.training_state(),
                 "rng": rng.bit_generator.state,
                 "updates": updates,
+                "wall_s": now,
             }
             atomic_torch_save(state, ckpt_path)
-            write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "last_metrics": metrics})
+            write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "wall_s": round(now, 1),
+                                          "compute": run_compute(device, preset.threads, now),
+                                          "last_metrics": metrics})  # fmt: skip
     bar.close()
     writer.close()
     return {"updates": updates, **metrics}

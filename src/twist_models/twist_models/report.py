@@ -151,7 +151,9 @@ def compute_used(run: dict) -> dict:
     """Env steps, updates, wall-clock and device of one run, from whatever it recorded.
 
     TWIST's compute is its teacher's training plus the student's distillation: env steps are the
-    teacher's (distillation collects none), updates "teacher + student", wall-clock the sum.
+    teacher's (distillation collects none), updates "teacher + student", wall-clock the sum. The
+    runs are found through the bundle's provenance; where those are gone (a shipped bundle on
+    another machine), through the copies of their run.yaml a shipped bundle keeps in training/.
     """
     path = Path(run["path"])
     info = {"method": run["method"], "task": run["task"], "seed": run["seed"]}
@@ -159,22 +161,50 @@ def compute_used(run: dict) -> dict:
         teacher, student = twist_sources(path)
         if teacher is not None:
             own = compute_used({**run, "method": "oracle", "path": str(teacher)})
+            student_meta = _read_meta(student) if student is not None else {}
             curve = distillation_curve(student) if student is not None else None
-            distil_updates = _read_meta(student).get("updates") if student is not None else None
-            info.update(env_steps=own["env_steps"], device=own["device"],
-                        updates=f"{_fmt(own['updates'])} + {_fmt(distil_updates)}",
-                        wall_s=own["wall_s"] + float(curve["wall_s"][-1])
-                        if own["wall_s"] is not None and curve is not None else None)  # fmt: skip
-            return info
-    meta = _read_meta(path)
-    compute = meta.get("compute", {})
-    curve = learning_curve(path)
-    wall = compute.get(
-        "wall_s", meta.get("wall_s", float(curve["wall_s"][-1]) if curve is not None else None)
-    )
-    info.update(env_steps=meta.get("env_steps"), updates=meta.get("updates"), wall_s=wall,
-                device=compute.get("device_name") or compute.get("device") or meta.get("preset", {}).get("device"))  # fmt: skip
+            distil_wall = float(curve["wall_s"][-1]) if curve is not None else _recorded_wall(student_meta)
+        else:
+            shipped = path / "training"
+            teacher_meta = _read_yaml(shipped / "teacher_run.yaml")
+            if not teacher_meta:
+                return {**info, "env_steps": None, "updates": None, "wall_s": None, "device": None}
+            own = _own_compute(teacher_meta, None)
+            student_meta = _read_yaml(shipped / "student_run.yaml")
+            distil_wall = _recorded_wall(student_meta)
+        info.update(env_steps=own["env_steps"], device=own["device"],
+                    updates=f"{_fmt(own['updates'])} + {_fmt(student_meta.get('updates'))}",
+                    wall_s=own["wall_s"] + distil_wall
+                    if own["wall_s"] is not None and distil_wall is not None else None)  # fmt: skip
+        return info
+    info.update(_own_compute(_read_meta(path), learning_curve(path)))
     return info
+
+
+def _read_yaml(path: Path) -> dict:
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def _recorded_wall(meta: dict) -> float | None:
+    """A run's wall-clock as its run.yaml records it (compute.wall_s, else wall_s), or None."""
+    wall = meta.get("compute", {}).get("wall_s", meta.get("wall_s"))
+    return float(wall) if wall is not None else None
+
+
+def _own_compute(meta: dict, curve: dict | None) -> dict:
+    """{"env_steps", "updates", "wall_s", "device"} of a teacher or baseline from its run.yaml,
+    the wall-clock from its learning curve when the run.yaml has none."""
+    compute = meta.get("compute", {})
+    wall = _recorded_wall(meta)
+    if wall is None and curve is not None:
+        wall = float(curve["wall_s"][-1])
+    device = compute.get("device_name") or compute.get("device") or meta.get("preset", {}).get("device")
+    return {
+        "env_steps": meta.get("env_steps"),
+        "updates": meta.get("updates"),
+        "wall_s": wall,
+        "device": device,
+    }
 
 
 # --------------------------------------------------------------------------- figures
