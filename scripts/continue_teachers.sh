@@ -4,6 +4,7 @@
 #
 #   bash scripts/continue_teachers.sh 120                       # both block teachers, 120 min
 #   TASKS=block_lift PRESET=cpu bash scripts/continue_teachers.sh 60
+#   TASKS=cartpole_balance bash scripts/continue_teachers.sh 60
 #
 # Each run stops at its first checkpoint after MINUTES (twist-train-teacher --max-minutes), so
 # nothing trained is lost; runs/teacher_<task> is kept and a second call continues it.
@@ -22,8 +23,11 @@ for task in $TASKS; do
   [ -d "$snap" ] || { echo "[continue] no snapshot $snap" >&2; exit 2; }
   [ -f "$run/checkpoint.pt" ] || cp -r "$snap" "$run"
   echo "[continue] $task: $(grep -m1 '^env_steps' "$run/run.yaml") -> log $run.log"
+  # The run's own expert-episode count (0 on Distracting Control, which has no scripted expert).
+  expert=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['preset']['teacher']['expert_episodes'])" \
+    "$run/run.yaml")
   twist-train-teacher --task "$task" --preset "$PRESET" --out "$run" --max-minutes "$MINUTES" \
-    >> "$run.log" 2>&1 &
+    --expert-episodes "$expert" >> "$run.log" 2>&1 &
   pids+=($!)
 done
 # Progress: the env steps of each run's last checkpoint, every five minutes.
