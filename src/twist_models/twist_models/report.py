@@ -143,7 +143,7 @@ def twist_sources(bundle_dir: Path) -> tuple[Path | None, Path | None]:
 def _read_meta(path: Path) -> dict:
     for name in ("run.yaml", "bundle.yaml"):
         if (path / name).is_file():
-            return yaml.safe_load((path / name).read_text()) or {}
+            return _read_yaml(path / name)
     return {}
 
 
@@ -160,7 +160,7 @@ def compute_used(run: dict) -> dict:
     if run["method"] in STUDENT_METHODS:
         teacher, student = twist_sources(path)
         if teacher is not None:
-            own = compute_used({**run, "method": "oracle", "path": str(teacher)})
+            own = _own_compute(_read_meta(teacher), learning_curve(teacher))
             student_meta = _read_meta(student) if student is not None else {}
             curve = distillation_curve(student) if student is not None else None
             distil_wall = float(curve["wall_s"][-1]) if curve is not None else _recorded_wall(student_meta)
