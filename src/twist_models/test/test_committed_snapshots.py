@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from twist_models.checkpoint import load_teacher
 from twist_models.snapshot import REPLAY_FILE, read_replay
 
@@ -39,3 +40,26 @@ def test_snapshot_loads_and_its_replay_matches_the_checkpoint(snap):
     action, _ = agent.act(state, None, explore=False)
     assert action.shape == (1, meta["action_dim"]) and torch.isfinite(action).all()
     assert float(action.abs().max()) <= 1.0
+
+
+STUDENTS = sorted(p.parent for p in (ROOT / "checkpoints" / "students").glob("*/run.yaml"))
+
+
+@pytest.mark.parametrize("snap", STUDENTS, ids=[p.name for p in STUDENTS])
+def test_student_snapshot_loads_onto_its_committed_teacher(snap):
+    """A distillation in progress (checkpoints/README.md): its weights fit the committed teacher of
+    its task, its counters agree with run.yaml, and it resumes from runs/teacher_<task>."""
+    from twist_models.student import Student
+
+    meta = yaml.safe_load((snap / "run.yaml").read_text())
+    assert snap.name == f"student_{meta['task']}"
+    teacher_dir = ROOT / "checkpoints" / f"teacher_{meta['task']}"
+    _, teacher_meta, teacher_preset = load_teacher(teacher_dir)
+    assert Path(meta["teacher_run"]).name == f"teacher_{meta['task']}" and meta["data"]
+    ckpt = torch.load(snap / "checkpoint.pt", map_location="cpu", weights_only=False)
+    assert ckpt["updates"] == meta["updates"] > 0
+    student = Student(teacher_meta["action_dim"], teacher_preset.model)
+    student.load_state_dict(ckpt["distiller"]["student"], strict=True)
+    assert all(torch.isfinite(p).all() for p in student.parameters())
+    for evaluation in snap.glob("heldout_eval_*.json"):
+        assert yaml.safe_load(evaluation.read_text())["episodes"] > 0
