@@ -48,7 +48,8 @@ STUDENTS = sorted(p.parent for p in (ROOT / "checkpoints" / "students").glob("*/
 @pytest.mark.parametrize("snap", STUDENTS, ids=[p.name for p in STUDENTS])
 def test_student_snapshot_loads_onto_its_committed_teacher(snap):
     """A distillation in progress (checkpoints/README.md): its weights fit the committed teacher of
-    its task, its counters agree with run.yaml, and it resumes from runs/teacher_<task>."""
+    its task, its counters agree with run.yaml, and it names runs/teacher_<task> as its teacher, where
+    the README's resume commands copy that snapshot."""
     from twist_models.student import Student
 
     meta = yaml.safe_load((snap / "run.yaml").read_text())

@@ -150,7 +150,7 @@ class DistractingControlEnv(gym.Env):
         model = self._physics.model
         # Rendered as the block scenes are (mujoco_scene.py): no shadow maps, no floor reflection,
         # no multisampling. Software EGL renders a 64 x 64 cartpole frame in 4 ms instead of 40 ms
-        # (docs/sim.md); the distractions are untouched and only the cart's floor shadow is lost.
+        # (docs/baselines.md); the distractions are untouched and only the cart's floor shadow is lost.
         # Set before the first render, which creates the GL context with these sizes.
         model.vis.quality.shadowsize = 0
         model.vis.quality.offsamples = 0
