@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Sets up the workspace, then runs the whole test suite: ruff, colcon build of the three
-# packages from a clean tree, and pytest over every package.
+# Sets up the workspace, then runs the whole test suite: ruff (lint and format check), colcon
+# build of the three packages from a clean tree, and pytest over every package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
-echo "[test] ruff check"
+echo "[test] ruff check, ruff format --check"
 ruff check .
+ruff format --check .
 
 echo "[test] colcon build (clean tree)"
 ws=$(mktemp -d)

@@ -118,14 +118,19 @@ def _env_sh(extra: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     return subprocess.run(
         ["bash", "-c", f"source scripts/env.sh && {extra}"],
-        cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
 MKL_PROBE = (
     "python -c 'import numpy as np, torch; torch.manual_seed(0); a = torch.randn(96, 80); "
     "b = torch.randn(80, 72); err = float(np.abs((a @ b).numpy() - a.double().numpy() @ b.double().numpy()).max()); "
-    "print(\"max_err\", err)'"
+    'print("max_err", err)\''
 )
 
 

@@ -243,12 +243,13 @@ def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):
     updates = yaml.safe_load((teacher_run / "run.yaml").read_text())["updates"]
     write_episode(foreign, episode, metadata={"teacher_run": "/elsewhere", "teacher_updates": updates})
     older = tmp_path / "older"  # this teacher run, but before it was trained further
-    write_episode(older, episode, metadata={"teacher_run": str(teacher_run.resolve()), "teacher_updates": updates - 1})
+    write_episode(
+        older, episode, metadata={"teacher_run": str(teacher_run.resolve()), "teacher_updates": updates - 1}
+    )
     for data in (foreign, older):
         with pytest.raises(ValueError, match="must match the teacher"):
             distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "s", progress=False,
                    data=[data])  # fmt: skip
-
 
 
 def test_action_gap_teacher_filters_the_executed_actions(teacher_run, tmp_path):

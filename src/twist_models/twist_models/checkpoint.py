@@ -49,7 +49,9 @@ def atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
-def save_training_state(path: Path, agent, rng, replay_rng, updates: int, env_steps: int, wall_s: float) -> None:
+def save_training_state(
+    path: Path, agent, rng, replay_rng, updates: int, env_steps: int, wall_s: float
+) -> None:
     """An online run's checkpoint (teacher or baseline), atomically: the agent's training state
     (weights and optimisers), the episode and replay RNG states and the counters."""
     state = {"agent": agent.training_state(), "rng": rng.bit_generator.state,

@@ -64,7 +64,9 @@ def distil(
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
         recorded = [Path(d) for d in previous.get("data") or []]
         if data and data != recorded:
-            raise ValueError(f"{out} was started with --data {[str(d) for d in recorded]}; resume it with those")
+            raise ValueError(
+                f"{out} was started with --data {[str(d) for d in recorded]}; resume it with those"
+            )
         data = recorded
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         distiller.load_training_state(ckpt["distiller"])

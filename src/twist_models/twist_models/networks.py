@@ -36,7 +36,9 @@ def restore_generator(generator: torch.Generator, state: torch.Tensor) -> None:
     reseed derived from the saved state: a run carried between CPU and GPU keeps its weights and
     optimisers and continues with a deterministic new sampling stream (bit-exact continuation
     needs the same device type anyway)."""
-    other = {"cpu": GENERATOR_STATE_BYTES["cuda"], "cuda": GENERATOR_STATE_BYTES["cpu"]}.get(generator.device.type)
+    other = {"cpu": GENERATOR_STATE_BYTES["cuda"], "cuda": GENERATOR_STATE_BYTES["cpu"]}.get(
+        generator.device.type
+    )
     if state.numel() == other:
         digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
         generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)

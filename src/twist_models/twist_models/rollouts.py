@@ -36,7 +36,9 @@ def rollout_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, 0x7E57, index]).generate_state(1)[0])
 
 
-def teacher_rollouts(teacher_dir: Path, episodes: int, out: Path, seed: int = 0, progress: bool = True) -> dict:
+def teacher_rollouts(
+    teacher_dir: Path, episodes: int, out: Path, seed: int = 0, progress: bool = True
+) -> dict:
     """Append teacher episodes to the dataset `out` until it holds `episodes`. Returns counts."""
     from twist_sim.dataset import EpisodeDataset, write_episode
     from twist_sim.preprocess import PreprocessSpec
@@ -57,9 +59,7 @@ def teacher_rollouts(teacher_dir: Path, episodes: int, out: Path, seed: int = 0,
         first = existing.entries[0] if existing.entries else {}
         mismatch = {k: (first.get(k), v) for k, v in source.items() if first.get(k) != v}
         if mismatch:
-            raise ValueError(
-                f"{out} holds rollouts of another teacher or seed ({mismatch}); use a new --out"
-            )
+            raise ValueError(f"{out} holds rollouts of another teacher or seed ({mismatch}); use a new --out")
     torch.set_num_threads(preset.threads)
     env = make_env(meta["task"], backend=meta.get("backend", "mujoco"), split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("--teacher", required=True, type=Path, help="teacher run directory")
     parser.add_argument("--episodes", required=True, type=int, help="episodes the dataset should hold")
-    parser.add_argument("--out", required=True, type=Path, help="rollout dataset directory (continued if it exists)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="rollout dataset directory (continued if it exists)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(json.dumps(teacher_rollouts(args.teacher, args.episodes, args.out, args.seed)))

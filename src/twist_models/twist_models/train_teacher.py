@@ -118,8 +118,14 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
     return {k: np.asarray(v, dtype=dtypes.get(k, bool)) for k, v in ep.items()}
 
 
-def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progress: bool = True,
-          max_minutes: float | None = None) -> dict:
+def train(
+    task: str,
+    preset: Preset,
+    out: Path,
+    backend: str = "mujoco",
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> dict:
     """Train (or resume) a teacher run in `out`. Returns the final counters.
 
     `max_minutes`: stop at the first checkpoint after this many minutes of this call (a time
@@ -206,8 +212,13 @@ def train(task: str, preset: Preset, out: Path, backend: str = "mujoco", progres
             save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
             write_yaml(
                 out / "run.yaml",
-                {**meta, "env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
-                 "compute": run_compute(device, preset.threads, wall())},
+                {
+                    **meta,
+                    "env_steps": step,
+                    "updates": counter["updates"],
+                    "wall_s": round(wall(), 1),
+                    "compute": run_compute(device, preset.threads, wall()),
+                },
             )
             last_ckpt = step
             if max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes:

@@ -30,10 +30,14 @@ class PreprocessSpec:
             raise ValueError(f"PreprocessSpec.size must be an int >= 8, got {self.size!r}")
         if self.crop is not None:
             if len(self.crop) != 4 or any(int(c) != c for c in self.crop):
-                raise ValueError(f"PreprocessSpec.crop must be 4 ints (top, left, height, width), got {self.crop!r}")
+                raise ValueError(
+                    f"PreprocessSpec.crop must be 4 ints (top, left, height, width), got {self.crop!r}"
+                )
             top, left, h, w = self.crop
             if top < 0 or left < 0 or h <= 0 or w <= 0:
-                raise ValueError(f"PreprocessSpec.crop must be non-negative with positive size, got {self.crop!r}")
+                raise ValueError(
+                    f"PreprocessSpec.crop must be non-negative with positive size, got {self.crop!r}"
+                )
 
     def to_dict(self) -> dict:
         d = asdict(self)
