@@ -87,6 +87,10 @@ def test_distillation_resume_continues_exactly(teacher_run, tmp_path):
     distil(teacher_run, preset, tmp_path / "straight", progress=False)
     distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), tmp_path / "split", progress=False)
     wall_first_session = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["wall_s"]
+    # A spent time budget checkpoints the update in hand (3, between checkpoints) and stops.
+    assert distil(teacher_run, preset, tmp_path / "split", progress=False, max_minutes=0)["updates"] == 3
+    assert torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["updates"] == 3
+    assert yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())["updates"] == 3
     distil(teacher_run, preset, tmp_path / "split", progress=False)
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
@@ -250,6 +254,19 @@ def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):
         with pytest.raises(ValueError, match="must match the teacher"):
             distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "s", progress=False,
                    data=[data])  # fmt: skip
+
+
+def test_distill_resume_refuses_a_teacher_trained_further(teacher_run, tmp_path):
+    """A student resumes only against the teacher checkpoint it was distilled from."""
+    teacher = tmp_path / "teacher"
+    shutil.copytree(teacher_run, teacher)
+    preset = load_preset("debug", {"distill": {"steps": 1}})
+    distil(teacher, preset, tmp_path / "s", progress=False)
+    run = yaml.safe_load((teacher / "run.yaml").read_text())
+    assert yaml.safe_load((tmp_path / "s" / "run.yaml").read_text())["teacher_updates"] == run["updates"]
+    (teacher / "run.yaml").write_text(yaml.safe_dump({**run, "updates": run["updates"] + 1}))
+    with pytest.raises(ValueError, match="trained further"):
+        distil(teacher, load_preset("debug", {"distill": {"steps": 2}}), tmp_path / "s", progress=False)
 
 
 def test_action_gap_teacher_filters_the_executed_actions(teacher_run, tmp_path):

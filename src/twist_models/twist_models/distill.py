@@ -1,11 +1,13 @@
 """Distil a TWIST student from a trained teacher run (Eq. 3 + Eq. 4 of the paper).
 
     twist-distill --teacher RUN --preset cpu --out DIST [--no-imagine] [--no-action-noise]
+                  [--data ROLLOUTS ...] [--steps N] [--max-minutes M]
 
 The student gets the teacher's model sizes (h and z must match for the teacher's actor to
 run on its latent); `--preset` supplies the distillation settings. It trains on the teacher
 run's dataset D (sequences of length L with state and DR image). Killing and rerunning the
-same command resumes from DIST/checkpoint.pt.
+same command resumes from DIST/checkpoint.pt; `--max-minutes M` checkpoints and stops after M
+minutes of this invocation, so a time-boxed session loses no update.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def distil(
     progress: bool = True,
     init_from: Path | None = None,
     data: list[Path] | None = None,
+    max_minutes: float | None = None,
 ) -> dict:
     """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`.
 
@@ -42,7 +45,10 @@ def distil(
     teacher run's D. A resumed run keeps the datasets it started with.
 
     init_from: another student run whose weights start this one (not its optimiser, RNG or update
-    count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume."""
+    count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume.
+
+    max_minutes: a time budget for this call: once it is spent, the update in hand is checkpointed
+    and the call returns (before `cfg.steps`); the same call again continues."""
     from twist_sim.dataset import EpisodeDataset, SequenceSampler
 
     cfg = preset.distill
@@ -57,10 +63,18 @@ def distil(
     rng = np.random.default_rng([preset.seed, 2])
     updates, wall_offset = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
+    teacher_updates = int(read_run(Path(teacher_dir)).get("updates", -1))
     if ckpt_path.is_file():
         previous = read_run(out)
         if previous["teacher_run"] != str(Path(teacher_dir).resolve()):
             raise ValueError(f"{out} distils another teacher; use a new --out")
+        # The student belongs to the teacher checkpoint it was distilled from (runs of the first
+        # eight sessions did not record it: nothing to check there).
+        if previous.get("teacher_updates", teacher_updates) != teacher_updates:
+            raise ValueError(
+                f"{out} was distilled from {teacher_dir} at {previous['teacher_updates']} teacher updates; "
+                f"that teacher is at {teacher_updates} now (trained further?): use a new --out"
+            )
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
         recorded = [Path(d) for d in previous.get("data") or []]
         if data and data != recorded:
@@ -94,7 +108,8 @@ def distil(
         )
     datasets += [_same_teacher(d, teacher_dir) for d in data]
     sampler = SequenceSampler(datasets, cfg.seq_len, cfg.batch_size, rng)
-    meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "task": meta["task"],
+    meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "teacher_updates": teacher_updates,
+                "task": meta["task"],
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
                 "dataset_steps": sum(d.num_steps for d in datasets), "data": [str(d) for d in data],
                 "preset": run_preset.to_dict(),
@@ -114,11 +129,12 @@ def distil(
         metrics = distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device))
         updates += 1
         bar.update(1)
-        if updates % cfg.log_every == 0 or updates == cfg.steps:
+        out_of_time = max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes
+        if updates % cfg.log_every == 0 or updates == cfg.steps or out_of_time:
             for k, v in metrics.items():
                 writer.add_scalar(k, v, updates)
             bar.set_postfix(loss=round(metrics["distil/loss"], 3))
-        if updates % cfg.checkpoint_every == 0 or updates == cfg.steps:
+        if updates % cfg.checkpoint_every == 0 or updates == cfg.steps or out_of_time:
             now = wall()
             state = {
                 "distiller": distiller.training_state(),
@@ -130,6 +146,8 @@ def distil(
             write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "wall_s": round(now, 1),
                                           "compute": run_compute(device, preset.threads, now),
                                           "last_metrics": metrics})  # fmt: skip
+        if out_of_time:
+            break
     bar.close()
     writer.close()
     return {"updates": updates, **metrics}
@@ -175,7 +193,14 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="more data of this teacher (twist-teacher-rollouts output); repeatable",
     )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="checkpoint and stop after this many minutes (the same command continues)",
+    )
     args = parser.parse_args(argv)
+    if args.max_minutes is not None and args.max_minutes < 0:
+        parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")
     distill: dict = {}
     if args.steps is not None:
         distill["steps"] = args.steps
@@ -187,7 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed is not None:
         overrides["seed"] = args.seed
     preset = load_preset(args.preset, overrides)
-    print(json.dumps(distil(args.teacher, preset, args.out, init_from=args.init_from, data=args.data)))
+    counters = distil(
+        args.teacher, preset, args.out, init_from=args.init_from, data=args.data, max_minutes=args.max_minutes
+    )
+    print(json.dumps(counters))
 
 
 if __name__ == "__main__":

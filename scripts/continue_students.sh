@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Continue the committed students (checkpoints/students/) for a time budget, evaluate them on the
+# held-out split, then snapshot them back, ready to commit. The students train side by side, one
+# torch thread each.
+#
+#   bash scripts/continue_students.sh 120                    # both students, 120 min of distillation
+#   TASKS=cartpole_balance bash scripts/continue_students.sh 60
+#
+# Settings (environment): TASKS, PRESET (cpu), STEPS (distill.steps, 100000), EPISODES (20) and
+# EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, ROLLOUTS ("seed:episodes ...", overrides the recipe
+# below), SNAPSHOTS (checkpoints), WORK (runs/continue_students).
+#
+# For each task it works in WORK:
+#   1. teacher_<task>: a copy of checkpoints/teacher_<task> (never trained here: the student belongs
+#      to the teacher checkpoint it is distilled from, and twist-distill refuses any other);
+#   2. rollouts_<task>_s<seed>: the teacher rollouts the student trained on, regenerated when missing
+#      (episode i's seed depends only on --seed and i, so they are the same episodes; about 25 min
+#      for block push, 24 min for cartpole_balance on one core of the development CPU);
+#   3. student_<task>: the student, from the snapshot the first time (its run.yaml pointed at this
+#      checkout's copies of 1 and 2), then twist-distill --max-minutes MINUTES, which checkpoints and
+#      stops when the budget is spent, so nothing trained is lost and a second call continues;
+#   4. twist-export + twist-eval --split heldout --episodes EPISODES for each seed of EVAL_SEEDS, and
+#      the student copied back to checkpoints/students/student_<task> with those evaluations.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES=${1:?usage: bash scripts/continue_students.sh MINUTES}
+TASKS=${TASKS:-"block_push cartpole_balance"}
+PRESET=${PRESET:-cpu}
+STEPS=${STEPS:-100000}
+EPISODES=${EPISODES:-20}
+EVAL_SEEDS=${EVAL_SEEDS:-"1000000 2000000 3000000"}
+SNAPSHOTS=${SNAPSHOTS:-checkpoints}
+work=${WORK:-runs/continue_students}
+bash scripts/setup.sh
+source scripts/env.sh
+mkdir -p "$work"
+
+# The rollouts each committed student trained on: "seed:episodes" per dataset, in its order.
+rollouts_of() {
+  if [ -n "${ROLLOUTS:-}" ]; then echo "$ROLLOUTS"; return; fi
+  case "$1" in
+    block_push) echo "0:700 1:700" ;;
+    cartpole_balance) echo "0:200" ;;
+    *) echo "[students] no rollout recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
+  esac
+}
+
+continue_one() {  # task; its output goes to $work/<task>.log
+  local task=$1 teacher=$work/teacher_$1 student=$work/student_$1 data=() spec seed episodes
+  [ -f "$teacher/checkpoint.pt" ] || cp -r "$SNAPSHOTS/teacher_$task" "$teacher"
+  for spec in $(rollouts_of "$task"); do
+    seed=${spec%%:*} episodes=${spec##*:}
+    echo "[students] $task: rollouts seed $seed, $episodes episodes"
+    twist-teacher-rollouts --teacher "$teacher" --episodes "$episodes" --seed "$seed" \
+      --out "$work/rollouts_${task}_s$seed"
+    data+=(--data "$work/rollouts_${task}_s$seed")
+  done
+  if [ ! -f "$student/checkpoint.pt" ]; then
+    cp -r "$SNAPSHOTS/students/student_$task" "$student"
+    rm -f "$student"/heldout_eval_*.json
+    # The snapshot names the directories it was trained with; point it at this checkout's copies.
+    python - "$student/run.yaml" "$teacher" "${data[@]}" <<'EOF'
+import sys
+from pathlib import Path
+
+import yaml
+from twist_models.checkpoint import write_yaml
+
+path, teacher, data = Path(sys.argv[1]), sys.argv[2], sys.argv[4::2]
+run = yaml.safe_load(path.read_text())
+if len(run.get("data") or []) != len(data):
+    sys.exit(f"{path}: trained on {len(run.get('data') or [])} datasets, the recipe has {len(data)}")
+run["teacher_run"] = str(Path(teacher).resolve())
+run["data"] = [str(Path(d).resolve()) for d in data]
+write_yaml(path, run)
+EOF
+  fi
+  echo "[students] $task: distilling for $MINUTES min from $(grep -m1 '^updates' "$student/run.yaml")"
+  twist-distill --teacher "$teacher" "${data[@]}" --preset "$PRESET" --out "$student" --steps "$STEPS" \
+    --max-minutes "$MINUTES"
+}
+
+pids=()
+for task in $TASKS; do
+  [ -d "$SNAPSHOTS/students/student_$task" ] || { echo "[students] no snapshot $SNAPSHOTS/students/student_$task" >&2; exit 2; }
+  [ -d "$SNAPSHOTS/teacher_$task" ] || { echo "[students] no teacher snapshot $SNAPSHOTS/teacher_$task" >&2; exit 2; }
+  rollouts_of "$task" > /dev/null
+  echo "[students] $task -> log $work/$task.log"
+  continue_one "$task" >> "$work/$task.log" 2>&1 &
+  pids+=($!)
+done
+# Progress: each student's last checkpointed update count, every five minutes.
+ticks=0
+while [ -n "$(jobs -rp)" ]; do
+  sleep 10
+  ticks=$((ticks + 1))
+  if [ $((ticks % 30)) -eq 0 ]; then
+    for task in $TASKS; do
+      echo "[students] $(date +%T) $task: $(grep -m1 '^updates' "$work/student_$task/run.yaml" 2>/dev/null || echo 'rollouts')"
+    done
+  fi
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+[ $status -eq 0 ] || { echo "[students] a student failed (exit $status); see $work/*.log" >&2; exit $status; }
+
+for task in $TASKS; do
+  student=$work/student_$task snap=$SNAPSHOTS/students/student_$task
+  updates=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['updates'])" "$student/run.yaml")
+  bundle=$work/bundle_${task}_u$updates
+  rm -rf "$bundle"
+  twist-export --teacher "$work/teacher_$task" --student "$student" --out "$bundle"
+  new=$work/snapshot_$task
+  rm -rf "$new" && mkdir -p "$new"
+  cp -r "$student/checkpoint.pt" "$student/run.yaml" "$student/tb" "$new/"
+  for seed in $EVAL_SEEDS; do
+    echo "[students] $task at $updates updates: held-out evaluation, seed $seed"
+    twist-eval --bundle "$bundle" --split heldout --episodes "$EPISODES" --seed "$seed" \
+      --compare-teacher "$work/teacher_$task" --json "$new/heldout_eval_$seed.json"
+  done
+  # Replace the committed snapshot only once the new one is whole.
+  rm -rf "$snap.old" && mv "$snap" "$snap.old" && mv "$new" "$snap" && rm -rf "$snap.old"
+  echo "[students] $snap: $updates updates, evaluations in heldout_eval_*.json"
+done
+echo "[students] snapshots updated: git add $SNAPSHOTS/students && git commit"

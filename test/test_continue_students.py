@@ -1,0 +1,81 @@
+"""scripts/continue_students.sh, which carries the committed students from session to session, on
+the debug preset: a student snapshot taken on another checkout (its run.yaml names directories
+that do not exist here) is resumed against regenerated rollouts, stopped by its time budget with
+no update lost, evaluated held out and snapshotted back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
+    from twist_models.checkpoint import write_yaml
+    from twist_models.config import load_preset
+    from twist_models.distill import distil
+    from twist_models.rollouts import teacher_rollouts
+    from twist_models.snapshot import snapshot
+    from twist_models.train_teacher import train
+
+    torch.set_num_threads(1)
+    elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
+    # On "another checkout": a teacher, its snapshot, one rollout episode and a 2-update student.
+    train(
+        "block_push",
+        load_preset("debug", {"teacher": {"env_steps": 150}}),
+        elsewhere / "teacher",
+        progress=False,
+    )
+    snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
+    teacher_rollouts(snaps / "teacher_block_push", 1, elsewhere / "rollouts", seed=0, progress=False)
+    preset = load_preset("debug", {"distill": {"steps": 2}})
+    distil(
+        snaps / "teacher_block_push",
+        preset,
+        elsewhere / "student",
+        progress=False,
+        data=[elsewhere / "rollouts"],
+    )
+    shutil.copytree(elsewhere / "student", snaps / "students" / "student_block_push")
+    write_yaml(snaps / "students" / "student_block_push" / "heldout_eval_1.json", {"stale": True})
+    shutil.rmtree(elsewhere)  # the directories its run.yaml names are gone
+
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
+               ROLLOUTS="0:1", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
+    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    log = (
+        (tmp_path / "work" / "block_push.log").read_text()
+        if (tmp_path / "work" / "block_push.log").exists()
+        else ""
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + log[-3000:]
+
+    snap = snaps / "students" / "student_block_push"
+    run = yaml.safe_load((snap / "run.yaml").read_text())
+    teacher = yaml.safe_load((snaps / "teacher_block_push" / "run.yaml").read_text())
+    # A budget of 0 minutes: one more update, checkpointed, on top of the snapshot's two.
+    assert run["updates"] == 3 and torch.load(snap / "checkpoint.pt", weights_only=False)["updates"] == 3
+    assert run["teacher_run"] == str((tmp_path / "work" / "teacher_block_push").resolve())
+    assert run["data"] == [str((tmp_path / "work" / "rollouts_block_push_s0").resolve())]
+    assert run["teacher_updates"] == teacher["updates"]
+    # The evaluations are of the new checkpoint; the stale one is gone; no leftovers beside it.
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "checkpoint.pt",
+        "heldout_eval_1000000.json",
+        "run.yaml",
+        "tb",
+    ]
+    result = json.loads((snap / "heldout_eval_1000000.json").read_text())
+    assert result["split"] == "heldout" and result["episodes"] == 1 and result["method"] == "twist"
+    assert result["source"].endswith("bundle_block_push_u3")
+    assert sorted(p.name for p in (snaps / "students").iterdir()) == ["student_block_push"]
