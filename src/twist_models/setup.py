@@ -31,6 +31,7 @@ setup(
             "twist-distill = twist_models.distill:main",
             "twist-teacher-rollouts = twist_models.rollouts:main",
             "twist-teacher-snapshot = twist_models.snapshot:main",
+            "twist-render-replay = twist_models.replay_render:main",
             "twist-export = twist_models.bundle:main",
             "twist-eval = twist_models.evaluate:main",
             "twist-train-baseline = twist_models.baselines.train:main",
