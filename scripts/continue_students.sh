@@ -7,15 +7,17 @@
 #   TASKS=cartpole_balance bash scripts/continue_students.sh 60
 #
 # Settings (environment): TASKS, PRESET (cpu), STEPS (distill.steps, 100000), EPISODES (20) and
-# EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, ROLLOUTS ("seed:episodes ...", overrides the recipe
+# EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA ("replay seed:episodes ...", overrides the recipe
 # below), SNAPSHOTS (checkpoints), WORK (runs/continue_students).
 #
 # For each task it works in WORK:
 #   1. teacher_<task>: a copy of checkpoints/teacher_<task> (never trained here: the student belongs
 #      to the teacher checkpoint it is distilled from, and twist-distill refuses any other);
-#   2. rollouts_<task>_s<seed>: the teacher rollouts the student trained on, regenerated when missing
-#      (episode i's seed depends only on --seed and i, so they are the same episodes; about 25 min
-#      for block push, 24 min for cartpole_balance on one core of the development CPU);
+#   2. the data the student trained on, regenerated when missing: replay_<task>, the teacher's
+#      matching dataset D rendered again from the snapshot's replay (twist-render-replay, exact:
+#      the simulator is deterministic), and rollouts_<task>_s<seed>, rollouts of the trained teacher
+#      (episode i's seed depends only on --seed and i, so they are the same episodes). On one core of
+#      the development CPU: block push about 10 + 25 min, cartpole_balance about 9 + 24 min;
 #   3. student_<task>: the student, from the snapshot the first time (its run.yaml pointed at this
 #      checkout's copies of 1 and 2), then twist-distill --max-minutes MINUTES, which checkpoints and
 #      stops when the budget is spent, so nothing trained is lost and a second call continues;
@@ -35,20 +37,27 @@ bash scripts/setup.sh
 source scripts/env.sh
 mkdir -p "$work"
 
-# The rollouts each committed student trained on: "seed:episodes" per dataset, in its order.
-rollouts_of() {
-  if [ -n "${ROLLOUTS:-}" ]; then echo "$ROLLOUTS"; return; fi
+# The datasets each committed student trains on, in its order: "replay" (the teacher's D) or
+# "seed:episodes" (twist-teacher-rollouts).
+data_of() {
+  if [ -n "${DATA:-}" ]; then echo "$DATA"; return; fi
   case "$1" in
-    block_push) echo "0:700 1:700" ;;
-    cartpole_balance) echo "0:200" ;;
-    *) echo "[students] no rollout recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
+    block_push) echo "replay 0:700 1:700" ;;
+    cartpole_balance) echo "replay 0:200" ;;
+    *) echo "[students] no data recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
   esac
 }
 
 continue_one() {  # task; its output goes to $work/<task>.log
   local task=$1 teacher=$work/teacher_$1 student=$work/student_$1 data=() spec seed episodes
   [ -f "$teacher/checkpoint.pt" ] || cp -r "$SNAPSHOTS/teacher_$task" "$teacher"
-  for spec in $(rollouts_of "$task"); do
+  for spec in $(data_of "$task"); do
+    if [ "$spec" = replay ]; then
+      echo "[students] $task: the teacher's D, rendered from its replay"
+      twist-render-replay --teacher "$teacher" --out "$work/replay_$task"
+      data+=(--data "$work/replay_$task")
+      continue
+    fi
     seed=${spec%%:*} episodes=${spec##*:}
     echo "[students] $task: rollouts seed $seed, $episodes episodes"
     twist-teacher-rollouts --teacher "$teacher" --episodes "$episodes" --seed "$seed" \
@@ -84,7 +93,7 @@ pids=()
 for task in $TASKS; do
   [ -d "$SNAPSHOTS/students/student_$task" ] || { echo "[students] no snapshot $SNAPSHOTS/students/student_$task" >&2; exit 2; }
   [ -d "$SNAPSHOTS/teacher_$task" ] || { echo "[students] no teacher snapshot $SNAPSHOTS/teacher_$task" >&2; exit 2; }
-  rollouts_of "$task" > /dev/null
+  data_of "$task" > /dev/null
   echo "[students] $task -> log $work/$task.log"
   continue_one "$task" >> "$work/$task.log" 2>&1 &
   pids+=($!)
@@ -96,7 +105,7 @@ while [ -n "$(jobs -rp)" ]; do
   ticks=$((ticks + 1))
   if [ $((ticks % 30)) -eq 0 ]; then
     for task in $TASKS; do
-      echo "[students] $(date +%T) $task: $(grep -m1 '^updates' "$work/student_$task/run.yaml" 2>/dev/null || echo 'rollouts')"
+      echo "[students] $(date +%T) $task: $(grep -m1 '^updates' "$work/student_$task/run.yaml" 2>/dev/null || echo 'making its data')"
     done
   fi
 done

@@ -21,13 +21,15 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
     from twist_models.checkpoint import write_yaml
     from twist_models.config import load_preset
     from twist_models.distill import distil
+    from twist_models.replay_render import render_replay
     from twist_models.rollouts import teacher_rollouts
     from twist_models.snapshot import snapshot
     from twist_models.train_teacher import train
 
     torch.set_num_threads(1)
     elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
-    # On "another checkout": a teacher, its snapshot, one rollout episode and a 2-update student.
+    # On "another checkout": a teacher, its snapshot, its D rendered from the snapshot's replay, one
+    # rollout episode and a 2-update student of both.
     train(
         "block_push",
         load_preset("debug", {"teacher": {"env_steps": 150}}),
@@ -35,6 +37,7 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
         progress=False,
     )
     snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
+    render_replay(snaps / "teacher_block_push", elsewhere / "D", progress=False)
     teacher_rollouts(snaps / "teacher_block_push", 1, elsewhere / "rollouts", seed=0, progress=False)
     preset = load_preset("debug", {"distill": {"steps": 2}})
     distil(
@@ -42,7 +45,7 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
         preset,
         elsewhere / "student",
         progress=False,
-        data=[elsewhere / "rollouts"],
+        data=[elsewhere / "D", elsewhere / "rollouts"],
     )
     shutil.copytree(elsewhere / "student", snaps / "students" / "student_block_push")
     write_yaml(snaps / "students" / "student_block_push" / "heldout_eval_1.json", {"stale": True})
@@ -50,7 +53,7 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
-               ROLLOUTS="0:1", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
+               DATA="replay 0:1", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
     done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)  # fmt: skip
     log = (
@@ -66,7 +69,8 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
     # A budget of 0 minutes: one more update, checkpointed, on top of the snapshot's two.
     assert run["updates"] == 3 and torch.load(snap / "checkpoint.pt", weights_only=False)["updates"] == 3
     assert run["teacher_run"] == str((tmp_path / "work" / "teacher_block_push").resolve())
-    assert run["data"] == [str((tmp_path / "work" / "rollouts_block_push_s0").resolve())]
+    work = (tmp_path / "work").resolve()
+    assert run["data"] == [str(work / "replay_block_push"), str(work / "rollouts_block_push_s0")]
     assert run["teacher_updates"] == teacher["updates"]
     # The evaluations are of the new checkpoint; the stale one is gone; no leftovers beside it.
     assert sorted(p.name for p in snap.iterdir()) == [
