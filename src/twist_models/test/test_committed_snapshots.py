@@ -57,6 +57,9 @@ def test_student_snapshot_loads_onto_its_committed_teacher(snap):
     teacher_dir = ROOT / "checkpoints" / f"teacher_{meta['task']}"
     _, teacher_meta, teacher_preset = load_teacher(teacher_dir)
     assert Path(meta["teacher_run"]).name == f"teacher_{meta['task']}" and meta["data"]
+    # It belongs to the committed teacher checkpoint (twist-distill refuses to resume otherwise).
+    teacher_updates = yaml.safe_load((teacher_dir / "run.yaml").read_text())["updates"]
+    assert meta.get("teacher_updates", teacher_updates) == teacher_updates
     ckpt = torch.load(snap / "checkpoint.pt", map_location="cpu", weights_only=False)
     assert ckpt["updates"] == meta["updates"] > 0
     student = Student(teacher_meta["action_dim"], teacher_preset.model)
