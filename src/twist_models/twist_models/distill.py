@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         "--data",
         type=Path,
         action="append",
-        help="more data of this teacher (twist-teacher-rollouts output); repeatable",
+        help="more data of this teacher (twist-teacher-rollouts, twist-render-replay); repeatable",
     )
     parser.add_argument(
         "--max-minutes",
