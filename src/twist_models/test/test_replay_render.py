@@ -15,7 +15,7 @@ from twist_models.config import load_preset
 from twist_models.distill import distil
 from twist_models.replay_render import REPLAY_SOURCE, render_replay
 from twist_models.snapshot import read_replay, snapshot, write_replay
-from twist_models.train_teacher import collect_episode, train
+from twist_models.train_teacher import collect_episode, episode_seed, train
 
 pytest.importorskip("twist_sim.dataset")
 torch.set_num_threads(1)
@@ -70,7 +70,7 @@ def test_a_killed_render_continues_and_a_diverging_replay_is_refused(block_teach
     # Another teacher's (or checkpoint's) episodes are not mixed into it.
     run = yaml.safe_load((one / "run.yaml").read_text())
     write_yaml(one / "run.yaml", {**run, "updates": run["updates"] + 1})
-    with pytest.raises(ValueError, match="another teacher run or checkpoint"):
+    with pytest.raises(ValueError, match="another teacher or seed"):
         render_replay(one, tmp_path / "D", progress=False)
     # An action that is not the one recorded: the states part from the recording.
     bad = tmp_path / "bad"
@@ -94,7 +94,7 @@ def test_distracting_control_episode_comes_back_image_for_image(tmp_path):
 
     env = make_env("cartpole_balance", split="train", dr_mode="train", image_size=64, render_image=True)
     policy = RandomPolicy(env.unwrapped.task, np.random.default_rng(3))
-    episode = collect_episode(env, None, 0 * 1_000_003 + 0, policy, lambda: None, PreprocessSpec(size=64))
+    episode = collect_episode(env, None, episode_seed(0, 0), policy, lambda: None, PreprocessSpec(size=64))
     env.close()
     run = tmp_path / "teacher"
     run.mkdir()

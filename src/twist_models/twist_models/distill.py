@@ -63,7 +63,7 @@ def distil(
     rng = np.random.default_rng([preset.seed, 2])
     updates, wall_offset = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
-    teacher_updates = int(read_run(Path(teacher_dir)).get("updates", -1))
+    teacher_updates = int(meta.get("updates", -1))  # meta is the teacher's run.yaml
     if ckpt_path.is_file():
         previous = read_run(out)
         if previous["teacher_run"] != str(Path(teacher_dir).resolve()):
@@ -106,7 +106,7 @@ def distil(
             f"{teacher_dir} has no matching dataset D (a teacher snapshot?): give rollouts of it with --data "
             "(twist-teacher-rollouts)"
         )
-    datasets += [_same_teacher(d, teacher_dir) for d in data]
+    datasets += [_same_teacher(d, teacher_dir, teacher_updates) for d in data]
     sampler = SequenceSampler(datasets, cfg.seq_len, cfg.batch_size, rng)
     meta_out = {"teacher_run": str(Path(teacher_dir).resolve()), "teacher_updates": teacher_updates,
                 "task": meta["task"],
@@ -153,14 +153,14 @@ def distil(
     return {"updates": updates, **metrics}
 
 
-def _same_teacher(directory: Path, teacher_dir: Path):
+def _same_teacher(directory: Path, teacher_dir: Path, teacher_updates: int):
     """A --data dataset, refused unless it holds rollouts of this very teacher run at its current
     checkpoint (a teacher trained further since then acts differently)."""
     from twist_sim.dataset import EpisodeDataset
 
     dataset = EpisodeDataset(directory)
     sources = {(e.get("teacher_run"), e.get("teacher_updates")) for e in dataset.entries}
-    teacher = (str(Path(teacher_dir).resolve()), int(read_run(Path(teacher_dir)).get("updates", -1)))
+    teacher = (str(Path(teacher_dir).resolve()), teacher_updates)
     if sources != {teacher}:
         raise ValueError(
             f"--data {directory}: its episodes come from (teacher run, updates) {sorted(map(str, sources))}, "

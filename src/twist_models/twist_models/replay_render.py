@@ -10,7 +10,7 @@ the part of D that covers the teacher's early, exploring episodes: rollouts of t
 teacher (twist-teacher-rollouts) only visit what the final teacher does.
 
 The simulator is deterministic, so D's images come back exactly: episode i of a teacher run was
-reset with seed `preset.seed * 1000003 + i` (train_teacher) in the training split with training
+reset with seed `episode_seed(preset.seed, i)` (train_teacher) in the training split with training
 DR; this command resets the same environment with that seed and replays the recorded actions,
 rendering each step as training did. Every replayed state is checked against the recorded one
 (and every reward): a difference above `--tolerance` stops with the episode and step where the
@@ -29,7 +29,8 @@ import numpy as np
 
 from .checkpoint import read_run
 from .progress import progress_bar
-from .train_teacher import collect_episode
+from .rollouts import episodes_to_continue
+from .train_teacher import collect_episode, episode_seed
 
 REPLAY_SOURCE = "teacher_replay"
 
@@ -66,16 +67,7 @@ def render_replay(teacher_dir: Path, out: Path, tolerance: float = 1e-4, progres
         raise ValueError(f"{teacher_dir}: no replay.npz and no dataset D: nothing to render")
     source = {"source": REPLAY_SOURCE, "teacher_run": str(teacher_dir),
               "teacher_updates": int(run.get("updates", -1))}  # fmt: skip
-    done = 0
-    if (Path(out) / "manifest.json").is_file():
-        existing = EpisodeDataset(out)
-        done = len(existing)
-        first = existing.entries[0] if existing.entries else {}
-        mismatch = {k: (first.get(k), v) for k, v in source.items() if first.get(k) != v}
-        if mismatch:
-            raise ValueError(
-                f"{out} holds episodes of another teacher run or checkpoint ({mismatch}); use a new --out"
-            )
+    done = episodes_to_continue(out, source)
     image_size = int(preset["model"]["image_size"])
     env = make_env(run["task"], backend=run.get("backend", "mujoco"), split="train", dr_mode="train",
                    image_size=image_size, render_image=True)  # fmt: skip
@@ -85,7 +77,7 @@ def render_replay(teacher_dir: Path, out: Path, tolerance: float = 1e-4, progres
     try:
         for index in range(done, len(episodes)):
             recorded = episodes[index]
-            seed = int(preset["seed"]) * 1_000_003 + index
+            seed = episode_seed(int(preset["seed"]), index)
             ep = collect_episode(env, None, seed, _ReplayActions(recorded["action"][1:]), lambda: None,
                                  PreprocessSpec(size=image_size))  # fmt: skip
             if len(ep["state"]) != len(recorded["state"]):

@@ -36,6 +36,24 @@ def rollout_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, 0x7E57, index]).generate_state(1)[0])
 
 
+def episodes_to_continue(out: Path, source: dict) -> int:
+    """Episodes already in the dataset `out` (0 if none), refusing one whose episodes carry other
+    `source` metadata (another teacher run, checkpoint or seed)."""
+    from twist_sim.dataset import EpisodeDataset
+
+    if not (Path(out) / "manifest.json").is_file():
+        return 0
+    existing = EpisodeDataset(out)
+    first = existing.entries[0] if existing.entries else {}
+    mismatch = {k: (first.get(k), v) for k, v in source.items() if first.get(k) != v}
+    if mismatch:
+        raise ValueError(
+            f"{out} holds episodes of another teacher or seed (run, checkpoint or seed differ: {mismatch}); "
+            "use a new --out"
+        )
+    return len(existing)
+
+
 def teacher_rollouts(
     teacher_dir: Path, episodes: int, out: Path, seed: int = 0, progress: bool = True
 ) -> dict:
@@ -52,14 +70,7 @@ def teacher_rollouts(
     teacher, meta, preset = load_teacher(teacher_dir, device)
     source = {"source": "teacher_rollouts", "teacher_run": str(teacher_dir), "seed": seed,
               "teacher_updates": int(read_run(teacher_dir).get("updates", -1))}  # fmt: skip
-    done = 0
-    if (Path(out) / "manifest.json").is_file():
-        existing = EpisodeDataset(out)
-        done = len(existing)
-        first = existing.entries[0] if existing.entries else {}
-        mismatch = {k: (first.get(k), v) for k, v in source.items() if first.get(k) != v}
-        if mismatch:
-            raise ValueError(f"{out} holds rollouts of another teacher or seed ({mismatch}); use a new --out")
+    done = episodes_to_continue(out, source)
     torch.set_num_threads(preset.threads)
     env = make_env(meta["task"], backend=meta.get("backend", "mujoco"), split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip

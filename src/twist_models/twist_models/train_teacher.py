@@ -79,6 +79,11 @@ def prefill_policy(spec, schedule, episode_index: int, step: int, rng: np.random
     return RandomPolicy(spec, rng) if step < schedule.prefill else None
 
 
+def episode_seed(seed: int, index: int) -> int:
+    """The reset seed of episode `index` of a teacher run with preset seed `seed` (its D's order)."""
+    return seed * 1_000_003 + index
+
+
 def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
                     preprocess: PreprocessSpec) -> dict:  # fmt: skip
     """One episode with training DR; `on_step()` runs after each env step (the train ratio).
@@ -190,7 +195,7 @@ def train(
         ep = collect_episode(
             env,
             agent,
-            preset.seed * 1_000_003 + episode_index,
+            episode_seed(preset.seed, episode_index),
             prefill_policy(spec, cfg, episode_index, counter["step"], rng),
             on_step,
             PreprocessSpec(size=preset.model.image_size),

@@ -33,7 +33,7 @@ from ..config import Preset, load_preset, resolve_device, run_compute
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
 from ..progress import progress_bar
-from ..train_teacher import prefill_policy
+from ..train_teacher import episode_seed, prefill_policy
 from .agents import ImagePolicy, Method, build_agent, get_method
 from .asym_sac import AsymSACConfig
 from .envs import has_success, make_task_env
@@ -188,7 +188,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     while counter["step"] < schedule.env_steps:
         index = len(replay.episodes)
         prefill = prefill_policy(spec, schedule, index, counter["step"], rng)
-        ep = collect_episode(env, policy, preset.seed * 1_000_003 + index, prefill, on_step)
+        ep = collect_episode(env, policy, episode_seed(preset.seed, index), prefill, on_step)
         write_episode(replay_dir, ep)
         replay.add(ep)
         step = counter["step"]
