@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_teacher, read_run
+from .checkpoint import load_teacher
 from .config import resolve_device
 from .progress import progress_bar
 from .train_teacher import collect_episode
@@ -68,8 +68,9 @@ def teacher_rollouts(
     teacher_dir = Path(teacher_dir).resolve()
     device = resolve_device("cpu")
     teacher, meta, preset = load_teacher(teacher_dir, device)
+    # meta is the teacher's run.yaml, as load_teacher read it.
     source = {"source": "teacher_rollouts", "teacher_run": str(teacher_dir), "seed": seed,
-              "teacher_updates": int(read_run(teacher_dir).get("updates", -1))}  # fmt: skip
+              "teacher_updates": int(meta.get("updates", -1))}  # fmt: skip
     done = episodes_to_continue(out, source)
     torch.set_num_threads(preset.threads)
     env = make_env(meta["task"], backend=meta.get("backend", "mujoco"), split="train", dr_mode="train",
