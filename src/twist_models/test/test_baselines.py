@@ -11,7 +11,7 @@ import yaml
 from twist_models.baselines.agents import METHODS, ImagePolicy, build_agent, get_method
 from twist_models.baselines.asym_sac import AsymmetricSAC, AsymSACConfig, random_shift
 from twist_models.baselines.replay import EpisodeReplay
-from twist_models.baselines.train import load_sac_config, train
+from twist_models.baselines.train import load_sac_config, main, train
 from twist_models.config import load_preset
 from twist_models.dreamer import Dreamer, to_torch
 
@@ -126,3 +126,24 @@ def test_each_baseline_trains_on_debug_and_resumes(name, tmp_path):
     assert [e["env_steps"] for e in evals] == [150, 300]
     assert evals[1]["wall_s"] >= evals[0]["wall_s"]
     assert any(p.name.startswith("events.out.tfevents") for p in (out / "tb").iterdir())
+
+
+def test_time_budget_stops_at_a_checkpoint_and_the_run_continues(tmp_path):
+    preset = load_preset("debug", {"device": "cpu", "teacher": {"env_steps": 300}})
+    out = tmp_path / "dreamer_dr"
+    # A budget of 0 minutes stops the 300-step run at its first checkpoint, one episode in.
+    stopped = train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False, max_minutes=0)
+    assert stopped == {"env_steps": 150, "updates": 0, "episodes": 1}
+    assert yaml.safe_load((out / "run.yaml").read_text())["env_steps"] == 150
+    # The same command without a budget carries it on to the end, as an uninterrupted run does.
+    assert train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False) == {
+        "env_steps": 300,
+        "updates": 6,
+        "episodes": 2,
+    }
+
+
+def test_cli_rejects_a_negative_time_budget(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--method", "dreamer_dr", "--out", str(tmp_path / "x"), "--max-minutes", "-1"])
+    assert "--max-minutes must be >= 0" in capsys.readouterr().err

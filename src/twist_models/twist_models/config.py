@@ -183,7 +183,7 @@ class DistillConfig:
     w_h, w_prior, w_post: weights of ||h_T - h_S||^2 and the prior and posterior KL of Eq. 3.
     w_imag_h, w_imag_prior: weights of the h and prior terms of Eq. 4.
     lr, grad_clip: Adam learning rate and global norm clip of the student.
-    log_every, checkpoint_every: in updates.
+    log_every, checkpoint_every: in updates; TensorBoard gets the means over each log_every updates.
     """
 
     steps: int = 100_000

@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 from .checkpoint import atomic_torch_save, load_teacher, read_run, write_yaml
 from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
-from .progress import progress_bar
+from .progress import IntervalMeans, progress_bar
 from .student import Distiller, Student
 
 BATCH_KEYS = ("state", "image", "action", "is_first")
@@ -118,7 +118,8 @@ def distil(
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
     )
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = {}  # the means of the last logging interval (TensorBoard, run.yaml)
+    interval = IntervalMeans()
     start = time.monotonic()
 
     def wall() -> float:
@@ -126,11 +127,12 @@ def distil(
 
     while updates < cfg.steps:
         batch = sampler.sample()
-        metrics = distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device))
+        interval.add(distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device)))
         updates += 1
         bar.update(1)
         out_of_time = max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes
         if updates % cfg.log_every == 0 or updates == cfg.steps or out_of_time:
+            metrics = interval.pop()
             for k, v in metrics.items():
                 writer.add_scalar(k, v, updates)
             bar.set_postfix(loss=round(metrics["distil/loss"], 3))

@@ -15,3 +15,29 @@ def progress_bar(**kwargs) -> tqdm:
     if not sys.stderr.isatty():
         kwargs.setdefault("mininterval", LOG_INTERVAL_S)
     return tqdm(**kwargs)
+
+
+class IntervalMeans:
+    """Means of per-update metrics over one logging interval.
+
+    Training loops log every N updates; writing that one update's batch metrics makes a noisy
+    curve (one batch of 16 sequences). `add` every update and `pop` at the log: the mean over the
+    updates since the last `pop`, then a fresh interval."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def add(self, metrics: dict) -> None:
+        for key, value in metrics.items():
+            self._sums[key] = self._sums.get(key, 0.0) + float(value)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def pop(self) -> dict[str, float]:
+        """{name: mean since the last pop}; {} when nothing was added."""
+        means = {key: total / self._count for key, total in self._sums.items()} if self._count else {}
+        self._sums, self._count = {}, 0
+        return means

@@ -30,8 +30,11 @@ from .checkpoint import load_training_state, read_run, save_training_state, writ
 from .config import Preset, load_preset, resolve_device, run_compute, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
-from .progress import progress_bar
+from .progress import IntervalMeans, progress_bar
 from .snapshot import REPLAY_KEYS, run_episodes
+
+# Updates between TensorBoard writes of the update metrics, each write the interval's means.
+LOG_EVERY = 50
 
 
 class StateReplay:
@@ -174,6 +177,7 @@ def train(
     bar = progress_bar(total=cfg.env_steps, initial=min(env_steps, cfg.env_steps), desc="teacher env steps",
                disable=not progress, dynamic_ncols=True)  # fmt: skip
     counter = {"step": env_steps, "updates": updates}
+    interval = IntervalMeans()
     start = time.monotonic()
 
     def wall() -> float:
@@ -185,8 +189,9 @@ def train(
         if counter["step"] >= cfg.prefill and replay.episodes and counter["step"] % cfg.train_every == 0:
             metrics = agent.update(to_torch(replay.sample(cfg.batch_size, cfg.seq_len), device))
             counter["updates"] += 1
-            if counter["updates"] % 50 == 1:
-                for k, v in metrics.items():
+            interval.add(metrics)
+            if counter["updates"] % LOG_EVERY == 0:
+                for k, v in interval.pop().items():
                     writer.add_scalar(k, v, counter["step"])
 
     last_ckpt = env_steps

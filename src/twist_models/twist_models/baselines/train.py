@@ -32,8 +32,8 @@ from ..checkpoint import load_training_state, read_run, save_training_state, wri
 from ..config import Preset, load_preset, resolve_device, run_compute
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
-from ..progress import progress_bar
-from ..train_teacher import episode_seed, prefill_policy
+from ..progress import IntervalMeans, progress_bar
+from ..train_teacher import LOG_EVERY, episode_seed, prefill_policy
 from .agents import ImagePolicy, Method, build_agent, get_method
 from .asym_sac import AsymSACConfig
 from .envs import has_success, make_task_env
@@ -123,8 +123,12 @@ def _update(agent, method: Method, replay: EpisodeReplay, preset: Preset, sac: A
 
 
 def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: Path,
-          backend: str = "mujoco", progress: bool = True) -> dict:  # fmt: skip
-    """Train (or resume) one baseline run in `out`. Returns the final counters."""
+          backend: str = "mujoco", progress: bool = True, max_minutes: float | None = None) -> dict:  # fmt: skip
+    """Train (or resume) one baseline run in `out`. Returns the final counters.
+
+    `max_minutes`: stop at the first checkpoint after this many minutes of this call (a time
+    budget, as twist-train-teacher's; the run stays resumable and a second call continues it).
+    """
     from twist_sim.dataset import EpisodeDataset, write_episode
 
     method = get_method(method_name)
@@ -166,6 +170,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
     bar = progress_bar(total=schedule.env_steps, initial=min(counter["step"], schedule.env_steps),
                desc=f"{method.name} env steps", disable=not progress, dynamic_ncols=True)  # fmt: skip
     policy = ImagePolicy(agent, explore=True)
+    interval = IntervalMeans()
 
     def on_step() -> None:
         counter["step"] += 1
@@ -177,8 +182,9 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
         ):
             metrics = _update(agent, method, replay, preset, sac, device)
             counter["updates"] += 1
-            if counter["updates"] % 50 == 1:
-                for k, v in metrics.items():
+            interval.add(metrics)
+            if counter["updates"] % LOG_EVERY == 0:
+                for k, v in interval.pop().items():
                     writer.add_scalar(k, v, counter["step"])
 
     def wall_s() -> float:
@@ -214,6 +220,8 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
                 {**meta, "env_steps": step, "updates": counter["updates"], "compute": compute},
             )
             last_ckpt = step
+            if max_minutes is not None and time.monotonic() - started >= 60.0 * max_minutes:
+                break
     bar.close()
     writer.close()
     env.close()
@@ -249,7 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
+    parser.add_argument("--max-minutes", type=float,
+                        help="stop at the first checkpoint after this many minutes; rerun to continue")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.max_minutes is not None and args.max_minutes < 0:
+        parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")
     overrides: dict = {}
     sac_overrides: dict = {}
     if args.env_steps is not None:
@@ -265,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         sac = load_sac_config(args.preset if Path(args.preset).suffix else preset.name, sac_overrides)
     else:
         sac = AsymSACConfig()
-    print(json.dumps(train(args.method, args.task, preset, sac, args.out, args.backend)))
+    print(json.dumps(train(args.method, args.task, preset, sac, args.out, args.backend,
+                           max_minutes=args.max_minutes)))  # fmt: skip
 
 
 if __name__ == "__main__":

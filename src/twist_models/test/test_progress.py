@@ -1,0 +1,26 @@
+"""The interval means that training loops write to TensorBoard instead of one batch's metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from twist_models.progress import IntervalMeans
+
+
+def test_interval_means_are_the_means_since_the_last_pop():
+    rng = np.random.default_rng(0)
+    means = IntervalMeans()
+    assert means.pop() == {} and len(means) == 0
+    for size in (1, 7, 50):
+        values = rng.normal(size=(size, 2))
+        for a, b in values:
+            # Update metrics come as floats or 0-d tensors.
+            means.add({"loss": a, "kl": torch.tensor(b)})
+        assert len(means) == size
+        got = means.pop()
+        assert set(got) == {"loss", "kl"} and all(type(v) is float for v in got.values())
+        assert got["loss"] == pytest.approx(values[:, 0].mean())
+        assert got["kl"] == pytest.approx(values[:, 1].mean())
+        # Each pop starts a fresh interval: nothing of this one leaks into the next.
+        assert len(means) == 0 and means.pop() == {}
