@@ -147,3 +147,25 @@ def test_cli_rejects_a_negative_time_budget(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--method", "dreamer_dr", "--out", str(tmp_path / "x"), "--max-minutes", "-1"])
     assert "--max-minutes must be >= 0" in capsys.readouterr().err
+
+
+def test_twist_eval_measures_a_baseline_run_on_the_chosen_episodes(tmp_path, capsys):
+    from twist_models.baselines.train import evaluate_agent, load_baseline
+    from twist_models.evaluate import main as eval_main
+
+    preset = load_preset("debug", {"device": "cpu", "teacher": {"env_steps": 150}})
+    out = tmp_path / "dreamer_dr"
+    train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False)
+    result_path = tmp_path / "eval.json"
+    eval_main(["--baseline", str(out), "--episodes", "2", "--seed", "2000000", "--json", str(result_path)])
+    result = json.loads(result_path.read_text())
+    assert result["method"] == "dreamer_dr" and result["task"] == "block_push" and result["env_steps"] == 150
+    assert result["split"] == "heldout" and result["seed"] == 2_000_000 and len(result["returns"]) == 2
+    # The same episodes and the same deterministic policy as evaluating the loaded agent directly.
+    agent, meta = load_baseline(out)
+    direct = evaluate_agent(agent, "block_push", 2, meta["image_size"], "heldout", seed=2_000_000)
+    assert result["returns"] == pytest.approx(direct["returns"])
+    # --compare-teacher belongs to students only.
+    with pytest.raises(SystemExit):
+        eval_main(["--baseline", str(out), "--compare-teacher", str(out)])
+    assert "--compare-teacher needs --bundle" in capsys.readouterr().err

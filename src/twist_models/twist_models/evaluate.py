@@ -2,6 +2,7 @@
 
     twist-eval --bundle BUNDLE --split heldout --episodes N [--json OUT.json]   (TWIST student)
     twist-eval --teacher RUN --split heldout --episodes N [--json OUT.json]    (Oracle, on state)
+    twist-eval --baseline RUN --split heldout --episodes N [--json OUT.json]   (twist-train-baseline)
 
 Evaluation-mode DR (appearance and friction sampled once at episode start). Episode i is
 reset with seed `seed + i`, so every method meets the same episodes. Success is the task's
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--bundle", type=Path, help="policy bundle directory (twist-export)")
     source.add_argument("--teacher", type=Path, help="teacher run directory: evaluate the Oracle on state")
+    source.add_argument("--baseline", type=Path,
+                        help="baseline run directory (twist-train-baseline): evaluate it on images")  # fmt: skip
     parser.add_argument("--split", default="heldout", choices=["train", "heldout"])
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--backend", default="mujoco")
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compare_teacher is not None and args.bundle is None:
+        parser.error("--compare-teacher needs --bundle (it measures a student against its teacher)")
     if args.on_dataset is not None:
         if args.bundle is None or args.compare_teacher is None:
             parser.error("--on-dataset needs --bundle and --compare-teacher")
@@ -211,6 +216,14 @@ def main(argv: list[str] | None = None) -> None:
         result = evaluate_bundle(args.bundle, args.episodes, args.split, args.backend, args.seed, progress=True,
                                  teacher=teacher)  # fmt: skip
         result.update(method="twist", source=str(args.bundle))
+    elif args.baseline is not None:
+        from .baselines.train import evaluate_agent, load_baseline
+
+        agent, meta = load_baseline(args.baseline)
+        result = evaluate_agent(agent, meta["task"], args.episodes, meta["image_size"], args.split,
+                                args.backend, args.seed, progress=True)  # fmt: skip
+        result.update(method=meta["method"], task=meta["task"], source=str(args.baseline),
+                      env_steps=meta.get("env_steps"), updates=meta.get("updates"))  # fmt: skip
     else:
         from .checkpoint import load_teacher
 

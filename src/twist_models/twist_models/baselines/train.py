@@ -101,12 +101,12 @@ def collect_episode(env, policy: ImagePolicy, seed: int, prefill, on_step) -> di
 
 
 def evaluate_agent(agent, task: str, episodes: int, image_size: int, split: str = "heldout",
-                   backend: str = "mujoco", seed: int = EVAL_SEED) -> dict:  # fmt: skip
+                   backend: str = "mujoco", seed: int = EVAL_SEED, progress: bool = False) -> dict:  # fmt: skip
     """A baseline's deterministic policy on evaluation-mode DR images (twist_models.evaluate.rollout)."""
     env = make_task_env(task, split, "eval", image_size=image_size, backend=backend)
     policy = ImagePolicy(agent, explore=False)
     try:
-        return rollout(env, policy.act, policy.reset, episodes, seed)
+        return rollout(env, policy.act, policy.reset, episodes, seed, progress)
     finally:
         env.close()
 
