@@ -24,3 +24,18 @@ def test_interval_means_are_the_means_since_the_last_pop():
         assert got["kl"] == pytest.approx(values[:, 1].mean())
         # Each pop starts a fresh interval: nothing of this one leaks into the next.
         assert len(means) == 0 and means.pop() == {}
+
+
+def test_write_sends_the_interval_means_to_the_writer_and_starts_a_new_interval():
+    class Writer:
+        def __init__(self):
+            self.scalars = []
+
+        def add_scalar(self, key, value, step):
+            self.scalars.append((key, value, step))
+
+    means, writer = IntervalMeans(), Writer()
+    for loss in (1.0, 2.0, 6.0):
+        means.add({"loss": loss})
+    assert means.write(writer, 150) == {"loss": 3.0} and writer.scalars == [("loss", 3.0, 150)]
+    assert len(means) == 0 and means.write(writer, 200) == {} and len(writer.scalars) == 1

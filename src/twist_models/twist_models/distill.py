@@ -132,9 +132,7 @@ def distil(
         bar.update(1)
         out_of_time = max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes
         if updates % cfg.log_every == 0 or updates == cfg.steps or out_of_time:
-            metrics = interval.pop()
-            for k, v in metrics.items():
-                writer.add_scalar(k, v, updates)
+            metrics = interval.write(writer, updates)
             bar.set_postfix(loss=round(metrics["distil/loss"], 3))
         if updates % cfg.checkpoint_every == 0 or updates == cfg.steps or out_of_time:
             now = wall()

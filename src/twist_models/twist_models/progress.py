@@ -21,8 +21,8 @@ class IntervalMeans:
     """Means of per-update metrics over one logging interval.
 
     Training loops log every N updates; writing that one update's batch metrics makes a noisy
-    curve (one batch of 16 sequences). `add` every update and `pop` at the log: the mean over the
-    updates since the last `pop`, then a fresh interval."""
+    curve (one batch). `add` every update and `pop` (or `write`) at the log: the mean over the
+    updates since the last one, then a fresh interval."""
 
     def __init__(self) -> None:
         self._sums: dict[str, float] = {}
@@ -40,4 +40,11 @@ class IntervalMeans:
         """{name: mean since the last pop}; {} when nothing was added."""
         means = {key: total / self._count for key, total in self._sums.items()} if self._count else {}
         self._sums, self._count = {}, 0
+        return means
+
+    def write(self, writer, step: int) -> dict[str, float]:
+        """`pop`, each mean written to the TensorBoard `writer` at `step`; returns the means."""
+        means = self.pop()
+        for key, value in means.items():
+            writer.add_scalar(key, value, step)
         return means

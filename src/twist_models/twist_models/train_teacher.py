@@ -191,8 +191,7 @@ def train(
             counter["updates"] += 1
             interval.add(metrics)
             if counter["updates"] % LOG_EVERY == 0:
-                for k, v in interval.pop().items():
-                    writer.add_scalar(k, v, counter["step"])
+                interval.write(writer, counter["step"])
 
     last_ckpt = env_steps
     while counter["step"] < cfg.env_steps:

@@ -184,8 +184,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
             counter["updates"] += 1
             interval.add(metrics)
             if counter["updates"] % LOG_EVERY == 0:
-                for k, v in interval.pop().items():
-                    writer.add_scalar(k, v, counter["step"])
+                interval.write(writer, counter["step"])
 
     def wall_s() -> float:
         return wall_before + time.monotonic() - started
