@@ -37,21 +37,25 @@ bash scripts/setup.sh
 source scripts/env.sh
 mkdir -p "$work"
 
-# The datasets each committed student trains on, in its order: "replay" (the teacher's D) or
-# "seed:episodes" (twist-teacher-rollouts).
+# The datasets each committed student trains on, in its order: "replay" (the teacher's D),
+# "seed:episodes" (twist-teacher-rollouts) or "own": the teacher's D where the student was distilled
+# from the live teacher run itself, on the run's own D with no --data. A snapshot holds no images,
+# so D is rendered again and given as the first --data: the same episodes in the same place.
 data_of() {
   if [ -n "${DATA:-}" ]; then echo "$DATA"; return; fi
   case "$1" in
     block_push) echo "replay 0:700 1:700" ;;
     cartpole_balance) echo "replay 0:200" ;;
+    cup_catch) echo "own" ;;
     *) echo "[students] no data recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
   esac
 }
 
 continue_one() {  # task; its output goes to $work/<task>.log
-  local task=$1 teacher=$work/teacher_$1 student=$work/student_$1 data=() spec seed episodes
+  local task=$1 teacher=$work/teacher_$1 student=$work/student_$1 data=() spec seed episodes own=0
   [ -f "$teacher/checkpoint.pt" ] || cp -r "$SNAPSHOTS/teacher_$task" "$teacher"
   for spec in $(data_of "$task"); do
+    if [ "$spec" = own ]; then own=1; spec=replay; fi
     if [ "$spec" = replay ]; then
       echo "[students] $task: the teacher's D, rendered from its replay"
       twist-render-replay --teacher "$teacher" --out "$work/replay_$task"
@@ -68,17 +72,18 @@ continue_one() {  # task; its output goes to $work/<task>.log
     cp -r "$SNAPSHOTS/students/student_$task" "$student"
     rm -f "$student"/heldout_eval_*.json
     # The snapshot names the directories it was trained with; point it at this checkout's copies.
-    python - "$student/run.yaml" "$teacher" "${data[@]}" <<'EOF'
+    python - "$student/run.yaml" "$teacher" "$own" "${data[@]}" <<'EOF'
 import sys
 from pathlib import Path
 
 import yaml
 from twist_models.checkpoint import write_yaml
 
-path, teacher, data = Path(sys.argv[1]), sys.argv[2], sys.argv[4::2]
+path, teacher, own, data = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[5::2]
 run = yaml.safe_load(path.read_text())
-if len(run.get("data") or []) != len(data):
-    sys.exit(f"{path}: trained on {len(run.get('data') or [])} datasets, the recipe has {len(data)}")
+trained_on = len(run.get("data") or []) + own  # "own": the teacher run's D besides the --data
+if trained_on != len(data):
+    sys.exit(f"{path}: trained on {trained_on} datasets, the recipe has {len(data)}")
 run["teacher_run"] = str(Path(teacher).resolve())
 run["data"] = [str(Path(d).resolve()) for d in data]
 write_yaml(path, run)

@@ -83,3 +83,48 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
     assert result["split"] == "heldout" and result["episodes"] == 1 and result["method"] == "twist"
     assert result["source"].endswith("bundle_block_push_u3")
     assert sorted(p.name for p in (snaps / "students").iterdir()) == ["student_block_push"]
+
+
+def test_continue_students_resumes_a_student_of_the_live_teacher_run(tmp_path):
+    """A student distilled from the teacher run itself (its own D, no --data; the cup_catch
+    student) resumes against the snapshot with D rendered again as its one --data ("own")."""
+    from twist_models.config import load_preset
+    from twist_models.distill import distil
+    from twist_models.snapshot import snapshot
+    from twist_models.train_teacher import train
+
+    torch.set_num_threads(1)
+    elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
+    train(
+        "block_push",
+        load_preset("debug", {"teacher": {"env_steps": 150}}),
+        elsewhere / "teacher",
+        progress=False,
+    )
+    snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
+    distil(
+        elsewhere / "teacher",
+        load_preset("debug", {"distill": {"steps": 2}}),
+        elsewhere / "student",
+        progress=False,
+    )
+    assert yaml.safe_load((elsewhere / "student" / "run.yaml").read_text())["data"] == []
+    shutil.copytree(elsewhere / "student", snaps / "students" / "student_block_push")
+    shutil.rmtree(elsewhere)
+
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
+               DATA="own", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
+    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    log = tmp_path / "work" / "block_push.log"
+    assert done.returncode == 0, (
+        done.stdout[-3000:] + done.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
+    )
+    run = yaml.safe_load((snaps / "students" / "student_block_push" / "run.yaml").read_text())
+    assert run["updates"] == 3
+    assert run["data"] == [str((tmp_path / "work" / "replay_block_push").resolve())]
+    assert (
+        run["dataset_steps"]
+        == yaml.safe_load((snaps / "teacher_block_push" / "run.yaml").read_text())["env_steps"]
+    )
