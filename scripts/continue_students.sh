@@ -55,7 +55,11 @@ continue_one() {  # task; its output goes to $work/<task>.log
   local task=$1 teacher=$work/teacher_$1 student=$work/student_$1 data=() spec seed episodes own=0
   [ -f "$teacher/checkpoint.pt" ] || cp -r "$SNAPSHOTS/teacher_$task" "$teacher"
   for spec in $(data_of "$task"); do
-    if [ "$spec" = own ]; then own=1; spec=replay; fi
+    if [ "$spec" = own ]; then
+      # The run's own D came first in its sampler, before any --data.
+      [ ${#data[@]} -eq 0 ] || { echo "[students] $task: \"own\" must come first in the recipe" >&2; return 2; }
+      own=1 spec=replay
+    fi
     if [ "$spec" = replay ]; then
       echo "[students] $task: the teacher's D, rendered from its replay"
       twist-render-replay --teacher "$teacher" --out "$work/replay_$task"

@@ -17,19 +17,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
-    from twist_models.checkpoint import write_yaml
+def _teacher_and_snapshot(elsewhere: Path, snaps: Path) -> None:
+    """A 150-step debug teacher run at `elsewhere`/teacher and its snapshot in `snaps`."""
     from twist_models.config import load_preset
-    from twist_models.distill import distil
-    from twist_models.replay_render import render_replay
-    from twist_models.rollouts import teacher_rollouts
     from twist_models.snapshot import snapshot
     from twist_models.train_teacher import train
 
     torch.set_num_threads(1)
-    elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
-    # On "another checkout": a teacher, its snapshot, its D rendered from the snapshot's replay, one
-    # rollout episode and a 2-update student of both.
     train(
         "block_push",
         load_preset("debug", {"teacher": {"env_steps": 150}}),
@@ -37,6 +31,32 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
         progress=False,
     )
     snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
+
+
+def _continue_students(tmp_path: Path, snaps: Path, data: str) -> None:
+    """scripts/continue_students.sh on the debug preset with a budget of 0 minutes; fails with its logs."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
+               DATA=data, SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
+    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    log = tmp_path / "work" / "block_push.log"
+    assert done.returncode == 0, (
+        done.stdout[-3000:] + done.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
+    )
+
+
+def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
+    from twist_models.checkpoint import write_yaml
+    from twist_models.config import load_preset
+    from twist_models.distill import distil
+    from twist_models.replay_render import render_replay
+    from twist_models.rollouts import teacher_rollouts
+
+    elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
+    # On "another checkout": a teacher, its snapshot, its D rendered from the snapshot's replay, one
+    # rollout episode and a 2-update student of both.
+    _teacher_and_snapshot(elsewhere, snaps)
     render_replay(snaps / "teacher_block_push", elsewhere / "D", progress=False)
     teacher_rollouts(snaps / "teacher_block_push", 1, elsewhere / "rollouts", seed=0, progress=False)
     preset = load_preset("debug", {"distill": {"steps": 2}})
@@ -51,17 +71,7 @@ def test_continue_students_resumes_a_snapshot_from_another_checkout(tmp_path):
     write_yaml(snaps / "students" / "student_block_push" / "heldout_eval_1.json", {"stale": True})
     shutil.rmtree(elsewhere)  # the directories its run.yaml names are gone
 
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
-               DATA="replay 0:1", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
-    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    log = (
-        (tmp_path / "work" / "block_push.log").read_text()
-        if (tmp_path / "work" / "block_push.log").exists()
-        else ""
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:] + log[-3000:]
+    _continue_students(tmp_path, snaps, "replay 0:1")
 
     snap = snaps / "students" / "student_block_push"
     run = yaml.safe_load((snap / "run.yaml").read_text())
@@ -90,18 +100,9 @@ def test_continue_students_resumes_a_student_of_the_live_teacher_run(tmp_path):
     student) resumes against the snapshot with D rendered again as its one --data ("own")."""
     from twist_models.config import load_preset
     from twist_models.distill import distil
-    from twist_models.snapshot import snapshot
-    from twist_models.train_teacher import train
 
-    torch.set_num_threads(1)
     elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
-    train(
-        "block_push",
-        load_preset("debug", {"teacher": {"env_steps": 150}}),
-        elsewhere / "teacher",
-        progress=False,
-    )
-    snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
+    _teacher_and_snapshot(elsewhere, snaps)
     distil(
         elsewhere / "teacher",
         load_preset("debug", {"distill": {"steps": 2}}),
@@ -112,15 +113,7 @@ def test_continue_students_resumes_a_student_of_the_live_teacher_run(tmp_path):
     shutil.copytree(elsewhere / "student", snaps / "students" / "student_block_push")
     shutil.rmtree(elsewhere)
 
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
-               DATA="own", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
-    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
-    log = tmp_path / "work" / "block_push.log"
-    assert done.returncode == 0, (
-        done.stdout[-3000:] + done.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
-    )
+    _continue_students(tmp_path, snaps, "own")
     run = yaml.safe_load((snaps / "students" / "student_block_push" / "run.yaml").read_text())
     assert run["updates"] == 3
     assert run["data"] == [str((tmp_path / "work" / "replay_block_push").resolve())]
