@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +192,63 @@ def test_fig6_ablation_students_are_evaluated_as_bundles(tmp_path):
     rows = {r["method"]: r["return"] for r in read_raw(tmp_path / "results" / "raw.csv")}
     assert rows["twist_no_imagine"] == pytest.approx(rows["twist"])
     assert rows["twist_no_noise"] == pytest.approx(rows["twist"])
+
+
+def test_a_student_run_with_its_teacher_is_exported_once_and_evaluated_as_a_bundle(tmp_path):
+    """The committed cartpole_balance student and teacher, listed as runs: the suite exports them
+    to OUT/bundles/, evaluates and records that bundle, keeps it on resume, and exports again
+    when the suite names another student."""
+    from twist_models.bundle import read_bundle
+    from twist_models.eval_suite import RunSpec, export_students
+    from twist_models.report import compute_used
+
+    root = Path(__file__).resolve().parents[3]
+    teacher = root / "checkpoints" / "teacher_cartpole_balance"
+    student = root / "checkpoints" / "students" / "student_cartpole_balance"
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"episodes": 1, "runs": [
+        {"method": "twist", "task": "cartpole_balance", "seed": 0, "path": str(student), "teacher": str(teacher)}]}))  # fmt: skip
+    runs, episodes, split = load_suite(suite)
+    out = tmp_path / "results"
+    run_suite(runs, episodes, split, out, reps=50, progress=False)
+    bundle = out / "bundles" / "twist_cartpole_balance_0"
+    spec, _ = read_bundle(bundle)
+    assert spec.task == "cartpole_balance"
+    assert spec.provenance["student_run"] == str(student) and spec.provenance["teacher_run"] == str(teacher)
+    recorded = json.loads((out / "runs.json").read_text())
+    assert [r["path"] for r in recorded if r["method"] == "twist"] == [str(bundle.resolve())]
+    rows = [r for r in read_raw(out / "raw.csv") if r["method"] == "twist"]
+    assert len(rows) == 1 and rows[0]["return"] > 0
+    # The report finds both runs through the exported bundle's provenance.
+    teacher_meta = yaml.safe_load((teacher / "run.yaml").read_text())
+    student_updates = yaml.safe_load((student / "run.yaml").read_text())["updates"]
+    used = compute_used({"method": "twist", "task": "cartpole_balance", "seed": 0, "path": str(bundle)})
+    assert used["env_steps"] == teacher_meta["env_steps"]
+    assert used["updates"] == f"{teacher_meta['updates']} + {student_updates}"
+    # Resume: the bundle is kept as it is.
+    stamp = (bundle / "bundle.yaml").stat().st_mtime_ns
+    assert export_students(runs, out)[0].path == str(bundle)
+    assert (bundle / "bundle.yaml").stat().st_mtime_ns == stamp
+    # The same name for another student run (a copy) is exported again from it.
+    other = tmp_path / "student_copy"
+    shutil.copytree(student, other)
+    export_students([RunSpec("twist", "cartpole_balance", 0, str(other), str(teacher))], out)
+    assert read_bundle(bundle)[0].provenance["student_run"] == str(other.resolve())
+    # Listed for the wrong task, or a teacher on a method that is not a student: clear errors.
+    with pytest.raises(ValueError, match="'cartpole_balance' student.*'cup_catch'"):
+        export_students([RunSpec("twist", "cup_catch", 1, str(student), str(teacher))], out)
+    with pytest.raises(ValueError, match="RunSpec.teacher"):
+        RunSpec("oracle", "cartpole_balance", 0, str(teacher), str(teacher))
+
+
+def test_the_committed_suite_names_only_what_is_committed():
+    """docs/results/suite.yaml (the committed report's source) loads, and every run and teacher it
+    names is in the repository, so the report regenerates on a fresh clone."""
+    root = Path(__file__).resolve().parents[3]
+    runs, episodes, split = load_suite(root / "docs" / "results" / "suite.yaml")
+    assert split == "heldout" and episodes >= 20
+    named = [r for r in runs if r.method != "random"]
+    for run in named:
+        for path in filter(None, (run.path, run.teacher)):
+            assert (root / path).is_dir(), f"suite.yaml names {path}, which is not committed"
+    assert {r.task for r in named if r.method == "oracle"} >= {"block_push", "cartpole_balance", "cup_catch"}

@@ -9,11 +9,15 @@ suite.yaml:
     runs:
       - {method: oracle, task: block_push, seed: 0, path: runs/teacher}       # teacher run, on state
       - {method: twist, task: block_push, seed: 0, path: runs/bundle}         # policy bundle
+      - {method: twist, task: cup_catch, seed: 0, path: runs/student,         # or a student run
+         teacher: runs/teacher}                                               # and its teacher
       - {method: dreamer_dr, task: block_push, seed: 0, path: runs/dreamer_dr} # baseline run
     random_seeds: 1         # random-policy reference runs per task (added by the suite)
 
 Episode i of every run is reset with seed EVAL_SEED + i (twist_models.evaluate), so all
-methods meet the same episodes. The suite adds a `random` method to every task itself:
+methods meet the same episodes. A student given as a twist-distill run with its `teacher` run
+is exported once (twist-export) to OUT/bundles/METHOD_TASK_SEED, and that bundle is what is
+evaluated and recorded in runs.json. The suite adds a `random` method to every task itself:
 uniform actions in [-1, 1] from a Generator seeded by the run's seed, on the same episodes,
 stored in raw.csv like any other method. OUT/raw.csv gets one row per episode (method, task, seed,
 episode, return, success) and is the source of truth; (method, task, seed) triples already
@@ -65,6 +69,7 @@ class RunSpec:
     task: str
     seed: int
     path: str
+    teacher: str = ""  # a student method's teacher run when `path` is a twist-distill run, not a bundle
 
     def __post_init__(self) -> None:
         from .baselines.agents import METHODS
@@ -75,6 +80,43 @@ class RunSpec:
             raise ValueError(f"RunSpec.method must be one of {known}, got {self.method!r}")
         if self.task not in ALL_TASKS:
             raise ValueError(f"RunSpec.task must be one of {ALL_TASKS}, got {self.task!r}")
+        if self.teacher and self.method not in STUDENT_METHODS:
+            raise ValueError(f"RunSpec.teacher is for the student methods {STUDENT_METHODS}, "
+                             f"not {self.method!r}")  # fmt: skip
+
+
+def export_students(runs: list[RunSpec], out: Path) -> list[RunSpec]:
+    """`runs` with every (student run, teacher run) pair replaced by its bundle in OUT/bundles/.
+
+    A bundle already there that reads back and was exported from the same two runs is kept (an
+    interrupted suite resumes); any other is exported again. A bundle of another task is an error
+    naming both.
+    """
+    from .bundle import BundleError, export, read_bundle
+
+    resolved = []
+    for run in runs:
+        if not run.teacher:
+            resolved.append(run)
+            continue
+        bundle = Path(out) / "bundles" / f"{run.method}_{run.task}_{run.seed}"
+        sources = {
+            "teacher_run": str(Path(run.teacher).resolve()),
+            "student_run": str(Path(run.path).resolve()),
+        }
+        try:
+            spec, _ = read_bundle(bundle)
+            stale = any(spec.provenance.get(k) != v for k, v in sources.items())
+        except (BundleError, OSError):
+            stale = True
+        if stale:
+            export(Path(run.teacher), Path(run.path), bundle)
+            spec, _ = read_bundle(bundle)
+        if spec.task != run.task:
+            raise ValueError(f"{run.path} (teacher {run.teacher}) is a {spec.task!r} student, "
+                             f"but the suite lists it for {run.task!r}")  # fmt: skip
+        resolved.append(RunSpec(run.method, run.task, run.seed, str(bundle)))
+    return resolved
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -313,7 +355,8 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
     if split not in ("train", "heldout"):
         raise ValueError(f"suite split must be 'train' or 'heldout', got {split!r}")
     runs = [
-        RunSpec(r["method"], r["task"], int(r.get("seed", 0)), str(r["path"])) for r in data.get("runs", [])
+        RunSpec(r["method"], r["task"], int(r.get("seed", 0)), str(r["path"]), str(r.get("teacher", "")))
+        for r in data.get("runs", [])
     ]
     if not runs:
         raise ValueError(f"{path} lists no runs")
@@ -334,6 +377,7 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
 
     runs = add_random_reference(runs)
     out.mkdir(parents=True, exist_ok=True)
+    runs = export_students(runs, out)
     rows = read_raw(out / "raw.csv")
     done = {(r["method"], r["task"], r["seed"]) for r in rows}
     for run in tqdm(runs, desc="eval suite", disable=not progress):
