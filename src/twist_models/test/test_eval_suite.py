@@ -12,7 +12,9 @@ import pytest
 import torch
 import yaml
 from twist_models.eval_suite import (
+    RunSpec,
     evaluate_random,
+    export_students,
     interval_estimates,
     load_suite,
     normalised_score_matrices,
@@ -24,6 +26,7 @@ from twist_models.eval_suite import (
 )
 
 torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _rows(table: dict[tuple[str, str, int], list[float]], successes: dict | None = None) -> list[dict]:
@@ -199,12 +202,10 @@ def test_a_student_run_with_its_teacher_is_exported_once_and_evaluated_as_a_bund
     to OUT/bundles/, evaluates and records that bundle, keeps it on resume, and exports again
     when the suite names another student."""
     from twist_models.bundle import read_bundle
-    from twist_models.eval_suite import RunSpec, export_students
     from twist_models.report import compute_used
 
-    root = Path(__file__).resolve().parents[3]
-    teacher = root / "checkpoints" / "teacher_cartpole_balance"
-    student = root / "checkpoints" / "students" / "student_cartpole_balance"
+    teacher = ROOT / "checkpoints" / "teacher_cartpole_balance"
+    student = ROOT / "checkpoints" / "students" / "student_cartpole_balance"
     suite = tmp_path / "suite.yaml"
     suite.write_text(yaml.safe_dump({"episodes": 1, "runs": [
         {"method": "twist", "task": "cartpole_balance", "seed": 0, "path": str(student), "teacher": str(teacher)}]}))  # fmt: skip
@@ -244,11 +245,10 @@ def test_a_student_run_with_its_teacher_is_exported_once_and_evaluated_as_a_bund
 def test_the_committed_suite_names_only_what_is_committed():
     """docs/results/suite.yaml (the committed report's source) loads, and every run and teacher it
     names is in the repository, so the report regenerates on a fresh clone."""
-    root = Path(__file__).resolve().parents[3]
-    runs, episodes, split = load_suite(root / "docs" / "results" / "suite.yaml")
+    runs, episodes, split = load_suite(ROOT / "docs" / "results" / "suite.yaml")
     assert split == "heldout" and episodes >= 20
     named = [r for r in runs if r.method != "random"]
     for run in named:
         for path in filter(None, (run.path, run.teacher)):
-            assert (root / path).is_dir(), f"suite.yaml names {path}, which is not committed"
+            assert (ROOT / path).is_dir(), f"suite.yaml names {path}, which is not committed"
     assert {r.task for r in named if r.method == "oracle"} >= {"block_push", "cartpole_balance", "cup_catch"}
