@@ -17,8 +17,10 @@ from twist_models.eval_suite import (
     export_students,
     interval_estimates,
     load_suite,
+    normalised_per_task,
     normalised_score_matrices,
     read_raw,
+    recorded_result,
     run_suite,
     success_table,
     task_table,
@@ -106,6 +108,32 @@ def test_normalising_needs_the_oracle_and_the_random_reference():
         normalised_score_matrices([r for r in FIXED if r["method"] != "random"])
 
 
+def test_aggregates_use_the_tasks_every_method_ran_and_its_seeds_on_all_of_them():
+    # Oracle: push 10 (seed 0), cup 100 / 60 / 80 (seeds 0, 1, 2: mean 80); random: push 0, cup 20.
+    # Y ran cup only (seeds 0, 1), so the aggregate is over cup alone; Z's seeds differ per task.
+    rows = _rows({
+        ("random", "block_push", 0): [0.0], ("random", "cup_catch", 0): [20.0],
+        ("oracle", "block_push", 0): [10.0], ("oracle", "cup_catch", 0): [100.0],
+        ("oracle", "cup_catch", 1): [60.0], ("oracle", "cup_catch", 2): [80.0],
+        ("y", "cup_catch", 0): [50.0], ("y", "cup_catch", 1): [20.0],
+        ("z", "block_push", 0): [5.0], ("z", "cup_catch", 1): [50.0],
+    })  # fmt: skip
+    matrices, tasks = normalised_score_matrices(rows)
+    assert tasks == ["cup_catch"]
+    # (s - 20) / (80 - 20): the reference is the Oracle's mean over its three seeds.
+    np.testing.assert_allclose(matrices["oracle"], [[4 / 3], [2 / 3], [1.0]])
+    np.testing.assert_allclose(matrices["y"], [[0.5], [0.0]])
+    np.testing.assert_allclose(matrices["z"], [[0.5]])  # on cup its seed 1 is its only run
+    per_task = normalised_per_task(rows)
+    assert per_task["z"] == {"block_push": {"mean": 0.5, "seeds": 1}, "cup_catch": {"mean": 0.5, "seeds": 1}}
+    assert per_task["oracle"]["cup_catch"] == pytest.approx({"mean": 1.0, "seeds": 3})
+    assert "block_push" not in per_task["y"]
+    # With Y gone both tasks are common; Z's seeds (0 on push, 1 on cup) share none: left out.
+    matrices, tasks = normalised_score_matrices([r for r in rows if r["method"] != "y"])
+    assert tasks == ["block_push", "cup_catch"] and "z" not in matrices
+    np.testing.assert_allclose(matrices["oracle"], [[1.0, 4 / 3]])  # seed 0, the one on both tasks
+
+
 def test_wilson_interval_by_hand():
     # 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38416 = 0.71681, half 0.22659.
     low, high = wilson_interval(8, 10)
@@ -180,6 +208,63 @@ def test_an_oracle_no_better_than_random_is_not_normalised():
     )
 
 
+def _record(path: Path, **fields) -> Path:
+    data = {"method": "oracle", "task": "cup_catch", "split": "heldout", "seed": 1_000_000, "episodes": 3,
+            "returns": [990.0, 0.0, 985.5], "successes": [False, False, False], **fields}  # fmt: skip
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_recorded_run_is_read_not_evaluated(tmp_path):
+    """A run whose weights are gone enters the suite through its twist-eval record: its episodes
+    land in raw.csv as recorded, runs.json names the record, and the report marks it."""
+    from twist_models.report import build_report
+
+    record = _record(tmp_path / "heldout_eval_1000000.json")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"episodes": 2, "runs": [
+        {"method": "oracle", "task": "cup_catch", "seed": 1, "path": str(tmp_path), "record": str(record)}]}))  # fmt: skip
+    runs, episodes, split = load_suite(suite)
+    assert runs[0].record == str(record)
+    out = tmp_path / "results"
+    summary = run_suite(runs, episodes, split, out, reps=50, progress=False)
+    rows = [r for r in read_raw(out / "raw.csv") if r["method"] == "oracle"]
+    assert [(r["seed"], r["episode"], r["return"]) for r in rows] == [(1, 0, 990.0), (1, 1, 0.0)]
+    assert summary["table"]["cup_catch"]["oracle"] == pytest.approx({"mean": 495.0, "std": 495.0, "n": 2})
+    meta = {r["method"]: r for r in json.loads((out / "runs.json").read_text())}
+    assert meta["oracle"]["record"] == str(record.resolve()) and meta["random"]["record"] is None
+    md = build_report(out, tmp_path / "report", reps=50)["markdown"].read_text()
+    assert "| Oracle | cup_catch | 1: 495.0 | - | record |" in md
+    assert "1 run(s) were not evaluated again" in md
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"seed": 2_000_000}, "seed is 2000000"),
+    ({"task": "cartpole_balance"}, "task is 'cartpole_balance'"),
+    ({"split": "train"}, "split is 'train'"),
+    ({"method": "dreamer_dr"}, "method is 'dreamer_dr'"),
+    ({"returns": [1.0], "successes": [False]}, "holds 1 episodes"),
+    ({"successes": [False]}, "equal length"),
+])  # fmt: skip
+def test_a_record_of_other_episodes_or_another_run_is_refused(tmp_path, fields, message):
+    record = _record(tmp_path / "r.json", **fields)
+    with pytest.raises(ValueError, match=message) as err:
+        recorded_result(RunSpec("oracle", "cup_catch", 1, str(tmp_path), record=str(record)), 2, "heldout")
+    assert str(record) in str(err.value)
+
+
+def test_a_record_must_be_readable_and_is_not_exported(tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json.*cannot read"):
+        recorded_result(RunSpec("oracle", "cup_catch", 0, "x", record=str(tmp_path / "bad.json")), 1, "heldout")
+    # A student's bundle record says "twist" for each student method.
+    ok = _record(tmp_path / "s.json", method="twist")
+    assert recorded_result(RunSpec("twist_no_noise", "cup_catch", 0, "x", record=str(ok)), 3, "heldout")[
+        "returns"] == [990.0, 0.0, 985.5]  # fmt: skip
+    with pytest.raises(ValueError, match="record.*teacher"):
+        RunSpec("twist", "cup_catch", 0, "x", teacher="t", record=str(ok))
+
+
 def test_fig6_ablation_students_are_evaluated_as_bundles(tmp_path):
     """twist_no_imagine / twist_no_noise runs are policy bundles, evaluated on the same episodes
     as TWIST itself: identical bundles give identical returns."""
@@ -251,4 +336,7 @@ def test_the_committed_suite_names_only_what_is_committed():
     for run in named:
         for path in filter(None, (run.path, run.teacher)):
             assert (ROOT / path).is_dir(), f"suite.yaml names {path}, which is not committed"
+        if run.record:  # a stored evaluation of the suite's episodes stands in for the weights
+            assert recorded_result(RunSpec(run.method, run.task, run.seed, str(ROOT / run.path),
+                                           record=str(ROOT / run.record)), episodes, split)  # fmt: skip
     assert {r.task for r in named if r.method == "oracle"} >= {"block_push", "cartpole_balance", "cup_catch"}

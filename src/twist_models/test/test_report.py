@@ -30,5 +30,6 @@ def test_report_from_stored_fixture(tmp_path):
     assert (
         "Success rate" in md and "Compute used per run" in md and "![intervals](figures/intervals.png)" in md
     )
+    assert "Held-out return per training seed" in md and "per task, mean over seeds" in md
     page = written["html"].read_text()
     assert page.count("data:image/png;base64,") == 4 and "<table>" in page

@@ -12,12 +12,18 @@ suite.yaml:
       - {method: twist, task: cup_catch, seed: 0, path: runs/student,         # or a student run
          teacher: runs/teacher}                                               # and its teacher
       - {method: dreamer_dr, task: block_push, seed: 0, path: runs/dreamer_dr} # baseline run
+      - {method: oracle, task: cup_catch, seed: 1, path: runs/teacher_s1,     # weights not kept:
+         record: runs/teacher_s1/heldout_eval_1000000.json}                  # its stored evaluation
     random_seeds: 1         # random-policy reference runs per task (added by the suite)
 
 Episode i of every run is reset with seed EVAL_SEED + i (twist_models.evaluate), so all
 methods meet the same episodes. A student given as a twist-distill run with its `teacher` run
 is exported once (twist-export) to OUT/bundles/METHOD_TASK_SEED, and that bundle is what is
-evaluated and recorded in runs.json. The suite adds a `random` method to every task itself:
+evaluated and recorded in runs.json. A run given with a `record` is not evaluated again: its
+episodes are read from that file, a `twist-eval --json` result taken on the same episodes (its
+`seed` must be EVAL_SEED, its method, task and split the run's), for runs whose weights were not
+kept; `path` is then the run's directory of records (run.yaml, eval.jsonl) for the report's
+compute table and curves, and runs.json names the record. The suite adds a `random` method to every task itself:
 uniform actions in [-1, 1] from a Generator seeded by the run's seed, on the same episodes,
 stored in raw.csv like any other method. OUT/raw.csv gets one row per episode (method, task, seed,
 episode, return, success) and is the source of truth; (method, task, seed) triples already
@@ -26,10 +32,11 @@ there are skipped, so an interrupted suite resumes. OUT/summary.json holds the a
 - Table I: per task and method, mean and standard deviation of the episode return (episodes
   of all seeds pooled) and the number of episodes.
 - Oracle-normalised scores: (run's mean return - random) / (oracle - random) per task, where
-  oracle and random are the two reference methods' mean returns on that task (0 = random,
-  1 = Oracle; on DMC tasks random is close to 0, so this is close to the paper's
-  score / oracle). IQM, median and mean over (runs x tasks) with 95% stratified-bootstrap
-  confidence intervals from rliable (Agarwal et al., 2021).
+  oracle and random are the two reference methods' mean returns on that task over all their
+  seeds (0 = random, 1 = Oracle; on DMC tasks random is close to 0, so this is close to the
+  paper's score / oracle), per (method, task) over its seeds. IQM, median and mean over
+  (runs x tasks) with 95% stratified-bootstrap confidence intervals from rliable (Agarwal et al.,
+  2021), over the tasks every method ran, each method's runs being its seeds present on all of them.
 - Success rate with a 95% Wilson score interval per (method, task) for tasks that have a
   success criterion (the manipulation tasks).
 """
@@ -70,6 +77,7 @@ class RunSpec:
     seed: int
     path: str
     teacher: str = ""  # a student method's teacher run when `path` is a twist-distill run, not a bundle
+    record: str = ""  # a stored `twist-eval --json` result that stands in for evaluating `path`
 
     def __post_init__(self) -> None:
         from .baselines.agents import METHODS
@@ -83,6 +91,11 @@ class RunSpec:
         if self.teacher and self.method not in STUDENT_METHODS:
             raise ValueError(f"RunSpec.teacher is for the student methods {STUDENT_METHODS}, "
                              f"not {self.method!r}")  # fmt: skip
+        if self.record and self.teacher:
+            raise ValueError(f"RunSpec {self.method}/{self.task}/{self.seed}: a run with a record is read, "
+                             "not exported; give `record` or `teacher`, not both")  # fmt: skip
+        if self.record and self.method == RANDOM:
+            raise ValueError(f"RunSpec.record: the suite evaluates the {RANDOM!r} reference itself")
 
 
 def export_students(runs: list[RunSpec], out: Path) -> list[RunSpec]:
@@ -162,6 +175,33 @@ def evaluate_run(run: RunSpec, episodes: int, split: str, device: str = "cpu") -
             env.close()
     agent, meta = load_baseline(path, device)
     return evaluate_agent(agent, run.task, episodes, meta["image_size"], split=split)
+
+
+def recorded_result(run: RunSpec, episodes: int, split: str) -> dict:
+    """The first `episodes` episodes of the run's stored `twist-eval --json` result.
+
+    The record must be of the run's method (a bundle's record says "twist" for every student
+    method), task and split, and of the suite's episodes (episode i reset with EVAL_SEED + i), and
+    hold at least `episodes` of them; anything else is an error naming the file and the field.
+    """
+    path = Path(run.record)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"record {path} of {run.method}/{run.task}/{run.seed}: cannot read it ({err})") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"record {path}: not a twist-eval result (a JSON object), got {type(data).__name__}")
+    method = "twist" if run.method in STUDENT_METHODS else run.method
+    for key, want in (("method", method), ("task", run.task), ("split", split), ("seed", EVAL_SEED)):
+        if data.get(key) != want:
+            raise ValueError(f"record {path}: {key} is {data.get(key)!r}, but the suite's run "
+                             f"{run.method}/{run.task}/{run.seed} needs {want!r}")  # fmt: skip
+    returns, successes = data.get("returns"), data.get("successes")
+    if not isinstance(returns, list) or not isinstance(successes, list) or len(returns) != len(successes):
+        raise ValueError(f"record {path}: needs lists 'returns' and 'successes' of equal length")
+    if len(returns) < episodes:
+        raise ValueError(f"record {path} holds {len(returns)} episodes; the suite evaluates {episodes}")
+    return {"returns": [float(x) for x in returns[:episodes]], "successes": [bool(x) for x in successes[:episodes]]}
 
 
 def evaluate_random(task: str, seed: int, episodes: int, split: str) -> dict:
@@ -248,25 +288,13 @@ def run_scores(rows: list[dict]) -> dict[str, dict[str, dict[int, float]]]:
     return out
 
 
-def normalised_score_matrices(
-    rows: list[dict], reference: str = "oracle", baseline: str = RANDOM
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """(runs, tasks) matrix of (score - baseline) / (reference - baseline) per method.
-
-    reference and baseline are the mean run scores of the two reference methods (Oracle and
-    random policy) on each task the reference ran. Unlike score / reference this keeps the
-    ranking when returns are negative (block push's distance-shaped reward). A method's runs on
-    a task are its seeds in sorted order; methods must have the same number of seeds on every
-    task (rliable's stratified bootstrap resamples runs within each task). Methods lacking a
-    task are left out with no silent zero-filling.
-    """
-    scores = run_scores(rows)
+def _references(scores: dict, reference: str, baseline: str) -> tuple[dict[str, float], dict[str, float]]:
+    """({task: reference mean}, {task: baseline mean}) over all their seeds, on every reference task."""
     for name in (reference, baseline):
         if name not in scores:
             raise ValueError(f"no runs of the reference method {name!r} to normalise by")
-    tasks = sorted(scores[reference])
     ref, base = {}, {}
-    for task in tasks:
+    for task in sorted(scores[reference]):
         if task not in scores[baseline]:
             raise ValueError(f"no {baseline!r} runs on {task!r} to normalise by")
         ref[task] = float(np.mean(list(scores[reference][task].values())))
@@ -275,16 +303,51 @@ def normalised_score_matrices(
         if ref[task] - base[task] <= 1e-8:
             raise ValueError(f"on {task!r} the {reference!r} mean return {ref[task]:.6g} is not above the "
                              f"{baseline!r} mean return {base[task]:.6g}; cannot normalise")  # fmt: skip
-    out = {}
+    return ref, base
+
+
+def normalised_per_task(
+    rows: list[dict], reference: str = "oracle", baseline: str = RANDOM
+) -> dict[str, dict[str, dict]]:
+    """{method: {task: {"mean", "seeds"}}}: (score - baseline) / (reference - baseline) of each run,
+    averaged over the method's seeds on that task, for every task the reference ran."""
+    scores = run_scores(rows)
+    ref, base = _references(scores, reference, baseline)
+    out: dict[str, dict[str, dict]] = {}
     for method, per_task in scores.items():
-        if not all(task in per_task for task in tasks):
+        for task in sorted(set(per_task) & set(ref)):
+            values = [(v - base[task]) / (ref[task] - base[task]) for v in per_task[task].values()]
+            out.setdefault(method, {})[task] = {"mean": float(np.mean(values)), "seeds": len(values)}
+    return out
+
+
+def normalised_score_matrices(
+    rows: list[dict], reference: str = "oracle", baseline: str = RANDOM
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(runs, tasks) matrix of (score - baseline) / (reference - baseline) per method.
+
+    reference and baseline are the mean run scores of the two reference methods (Oracle and
+    random policy) over all their seeds on each task the reference ran. Unlike score / reference
+    this keeps the ranking when returns are negative (block push's distance-shaped reward). The
+    tasks are those every method ran (so every method is aggregated over the same tasks), and a
+    method's runs are its seeds present on all of them, in sorted order (rliable's stratified
+    bootstrap resamples runs within each task). A method whose seeds differ from task to task, with
+    none in common, is left out; nothing is zero-filled.
+    """
+    scores = run_scores(rows)
+    ref, base = _references(scores, reference, baseline)
+    methods = {m: per_task for m, per_task in scores.items() if set(per_task) & set(ref)}
+    tasks = sorted(set(ref).intersection(*(set(per_task) for per_task in methods.values())))
+    if not tasks:
+        ran = {m: sorted(set(per_task) & set(ref)) for m, per_task in methods.items()}
+        raise ValueError(f"no task that every method ran, to aggregate over: {ran}")
+    out = {}
+    for method, per_task in methods.items():
+        seeds = sorted(set.intersection(*(set(per_task[task]) for task in tasks)))
+        if not seeds:
             continue
-        counts = {len(per_task[task]) for task in tasks}
-        if len(counts) != 1:
-            raise ValueError(f"{method!r} has different numbers of seeds per task: {counts}")
         columns = [
-            (np.array([per_task[task][seed] for seed in sorted(per_task[task])]) - base[task])
-            / (ref[task] - base[task])
+            (np.array([per_task[task][seed] for seed in seeds]) - base[task]) / (ref[task] - base[task])
             for task in tasks
         ]
         out[method] = np.stack(columns, axis=1)
@@ -339,7 +402,8 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
             summary["normalised_skipped"] = str(err)
             return summary
         summary["normalised"] = {"tasks": tasks, "scores": {m: v.tolist() for m, v in matrices.items()},
-                                 "intervals": interval_estimates(matrices, reps, seed)}  # fmt: skip
+                                 "intervals": interval_estimates(matrices, reps, seed),
+                                 "per_task": normalised_per_task(rows)}  # fmt: skip
     return summary
 
 
@@ -355,7 +419,8 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
     if split not in ("train", "heldout"):
         raise ValueError(f"suite split must be 'train' or 'heldout', got {split!r}")
     runs = [
-        RunSpec(r["method"], r["task"], int(r.get("seed", 0)), str(r["path"]), str(r.get("teacher", "")))
+        RunSpec(r["method"], r["task"], int(r.get("seed", 0)), str(r["path"]), str(r.get("teacher", "")),
+                str(r.get("record", "")))
         for r in data.get("runs", [])
     ]
     if not runs:
@@ -383,7 +448,7 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
     for run in tqdm(runs, desc="eval suite", disable=not progress):
         if (run.method, run.task, run.seed) in done:
             continue
-        result = evaluate_run(run, episodes, split, device)
+        result = recorded_result(run, episodes, split) if run.record else evaluate_run(run, episodes, split, device)
         rows += [{"method": run.method, "task": run.task, "seed": run.seed, "episode": i, "return": float(ret),
                   "success": bool(ok)} for i, (ret, ok) in enumerate(zip(result["returns"], result["successes"],
                                                                           strict=True))]  # fmt: skip
@@ -397,6 +462,7 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
             "task": r.task,
             "seed": r.seed,
             "path": str(Path(r.path).resolve()) if r.method != RANDOM else None,
+            "record": str(Path(r.record).resolve()) if r.record else None,
         }
         for r in runs
     ]

@@ -12,8 +12,9 @@ Reads what twist-eval-suite wrote (raw.csv, runs.json) and each run's own record
   steps and against wall-clock, one panel per task (see CURVES_NOTE for which curve is which).
 - figures/distill.png: the TWIST student's distillation loss (TensorBoard `distil/loss` of the
   student run) against updates and against wall-clock.
-- report.md and a self-contained report.html (figures embedded) with Table I, the success
-  rates with Wilson intervals, the normalised aggregates and the compute each run used.
+- report.md and a self-contained report.html (figures embedded) with Table I, each training
+  seed's held-out return, the success rates with Wilson intervals, the normalised scores per task
+  and aggregated, and the compute each run used.
 """
 
 from __future__ import annotations
@@ -348,7 +349,24 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def build_tables(summary: dict, compute: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
+def seed_rows(scores: dict, runs: list[dict]) -> list[list[str]]:
+    """Rows of the per-seed table: method, task, each seed's mean return, mean ± std across seeds,
+    and whether the episodes were evaluated by the suite or read from a stored record."""
+    recorded = {(r["method"], r["task"], r["seed"]) for r in runs if r.get("record")}
+    rows = []
+    for method in _ordered(scores):
+        for task in sorted(scores[method]):
+            per_seed = scores[method][task]
+            values = [per_seed[s] for s in sorted(per_seed)]
+            sources = {"record" if (method, task, s) in recorded else "evaluated" for s in per_seed}
+            rows.append([_label(method), task, ", ".join(f"{s}: {per_seed[s]:.1f}" for s in sorted(per_seed)),
+                         f"{np.mean(values):.1f} ± {np.std(values):.1f}" if len(values) > 1 else "-",
+                         " + ".join(sorted(sources))])  # fmt: skip
+    return rows
+
+
+def build_tables(summary: dict, compute: list[dict], seeds: list[list[str]] | None = None
+                 ) -> list[tuple[str, list[str], list[list[str]]]]:  # fmt: skip
     """(title, header, rows) for every table of the report."""
     tables = []
     table = summary["table"]
@@ -359,6 +377,9 @@ def build_tables(summary: dict, compute: list[dict]) -> list[tuple[str, list[str
     tables.append(
         ("Table I: held-out return, mean ± std over episodes (all seeds)", ["Method"] + tasks, rows)
     )
+    if seeds:
+        tables.append(("Held-out return per training seed (mean over its episodes); mean ± std across seeds",
+                       ["Method", "Task", "Seed: return", "Across seeds", "Episodes"], seeds))  # fmt: skip
     success = summary.get("success", {})
     if success:
         s_tasks = sorted(success)
@@ -371,7 +392,14 @@ def build_tables(summary: dict, compute: list[dict]) -> list[tuple[str, list[str
         metrics = list(next(iter(norm["intervals"].values())))
         rows = [[_label(m)] + [f"{v[k]['value']:.3f} [{v[k]['low']:.3f}, {v[k]['high']:.3f}]" for k in metrics]
                 for m, v in ((m, norm["intervals"][m]) for m in _ordered(norm["intervals"]))]  # fmt: skip
-        title = (f"Normalised score (score - random) / (Oracle - random) over tasks {', '.join(norm['tasks'])} "
+        per_task = norm.get("per_task") or {}
+        if per_task:
+            n_tasks = sorted({t for v in per_task.values() for t in v})
+            cells = [[_label(m)] + [f"{per_task[m][t]['mean']:.3f} ({per_task[m][t]['seeds']})" if t in per_task[m]
+                                    else "-" for t in n_tasks] for m in _ordered(per_task)]  # fmt: skip
+            tables.append(("Normalised score (score - random) / (Oracle - random) per task, mean over seeds "
+                           "(number of seeds)", ["Method"] + n_tasks, cells))  # fmt: skip
+        title = (f"Normalised score aggregated over {', '.join(norm['tasks'])}, the tasks every method ran "
                  "[95% bootstrap CI]")  # fmt: skip
         tables.append((title, ["Method"] + metrics, rows))
     if compute:
@@ -424,15 +452,21 @@ def build_report(results: Path, out: Path, reps: int = 2000) -> dict[str, Path]:
             written[key] = figures / f"{key}.png"
     if plot_distillation(runs, figures / "distill.png"):
         written["distill"] = figures / "distill.png"
-    tables = build_tables(summary, [compute_used(r) for r in runs if r["method"] != "random" and r["path"]])
+    tables = build_tables(summary, [compute_used(r) for r in runs if r["method"] != "random" and r["path"]],
+                          seed_rows(run_scores(rows), runs))  # fmt: skip
 
-    captions = {"intervals": "Aggregate held-out performance (Fig. 2 style)", "per_task": "Held-out return per task",
+    aggregated = ", ".join(summary.get("normalised", {}).get("tasks", []))
+    captions = {"intervals": f"Aggregate held-out performance (Fig. 2 style), over {aggregated}", "per_task": "Held-out return per task",
                 "curves_steps": "Task score during training vs env steps",
                 "curves_wall": "Task score during training vs wall-clock",
                 "distill": "TWIST student: distillation loss vs updates and wall-clock"}  # fmt: skip
     notes = {"curves_steps": CURVES_NOTE}
     intro = (f"Held-out evaluation: {summary.get('episodes', '?')} episodes per (method, task, seed) on the "
              f"`{summary.get('split', 'heldout')}` split with evaluation-mode DR; raw per-episode results in raw.csv.")  # fmt: skip
+    records = [r for r in runs if r.get("record")]
+    if records:
+        intro += (f" {len(records)} run(s) were not evaluated again: their episodes (the same ones) come from the "
+                  "twist-eval record named in runs.json, because their weights were not kept (column Episodes).")  # fmt: skip
     md = ["# TWIST evaluation report", "", intro, ""]
     md += [to_markdown(*t) for t in tables]
     md += [f"### {captions[k]}\n\n" + (f"{notes[k]}\n\n" if k in notes else "") + f"![{k}](figures/{p.name})\n"
