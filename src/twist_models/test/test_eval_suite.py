@@ -236,6 +236,15 @@ def test_a_recorded_run_is_read_not_evaluated(tmp_path):
     md = build_report(out, tmp_path / "report", reps=50)["markdown"].read_text()
     assert "| Oracle | cup_catch | 1: 495.0 | - | record |" in md
     assert "1 run(s) were not evaluated again" in md
+    # A changed run is evaluated again on resume; an unchanged one is not.
+    before = (out / "raw.csv").read_bytes()
+    run_suite(runs, episodes, split, out, reps=50, progress=False)
+    assert (out / "raw.csv").read_bytes() == before
+    _record(record, returns=[10.0, 20.0, 30.0])
+    run_suite(runs, episodes, split, out, reps=50, progress=False)
+    rows = [r for r in read_raw(out / "raw.csv") if r["method"] == "oracle"]
+    assert [r["return"] for r in rows] == [10.0, 20.0]
+    assert len(read_raw(out / "raw.csv")) == 4  # the old rows are gone, random's kept
 
 
 @pytest.mark.parametrize("fields, message", [

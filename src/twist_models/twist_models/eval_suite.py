@@ -27,7 +27,9 @@ compute table and curves, and runs.json names the record. The suite adds a `rand
 uniform actions in [-1, 1] from a Generator seeded by the run's seed, on the same episodes,
 stored in raw.csv like any other method. OUT/raw.csv gets one row per episode (method, task, seed,
 episode, return, success) and is the source of truth; (method, task, seed) triples already
-there are skipped, so an interrupted suite resumes. OUT/summary.json holds the aggregates:
+there are skipped, so an interrupted suite resumes, unless the run changed since it was
+evaluated: OUT/fingerprints.json keeps a hash of each evaluated run's weights (its record, for a
+recorded run), and a triple whose hash differs or is missing is evaluated again. OUT/summary.json holds the aggregates:
 
 - Table I: per task and method, mean and standard deviation of the episode return (episodes
   of all seeds pooled) and the number of episodes.
@@ -432,6 +434,28 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
     return add_random_reference(runs, int(data.get("random_seeds", 1))), episodes, split
 
 
+def run_fingerprint(run: RunSpec) -> str:
+    """A hash of what a run's episodes depend on: its record, else the weights in its folder
+    (top-level *.pt and *.safetensors: a teacher's or baseline's checkpoint, a bundle's tensors)."""
+    import hashlib
+
+    if run.method == RANDOM:
+        return f"{RANDOM}:{run.seed}"
+    digest = hashlib.sha256()
+    files = [Path(run.record)] if run.record else sorted(
+        f for f in Path(run.path).glob("*") if f.suffix in (".pt", ".safetensors") and f.is_file())  # fmt: skip
+    for f in files:
+        digest.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _triple(method: str, task: str, seed: int) -> str:
+    return f"{method}/{task}/{seed}"
+
+
 def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device: str = "cpu",
               reps: int = 2000, progress: bool = True) -> dict:  # fmt: skip
     """Evaluate what raw.csv lacks, then write summary.json and runs.json. Returns the summary.
@@ -444,6 +468,12 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
     out.mkdir(parents=True, exist_ok=True)
     runs = export_students(runs, out)
     rows = read_raw(out / "raw.csv")
+    prints_path = out / "fingerprints.json"
+    prints = json.loads(prints_path.read_text()) if prints_path.is_file() else {}
+    # Episodes of a run that changed since (or was never fingerprinted) are evaluated again.
+    current = {_triple(r.method, r.task, r.seed): run_fingerprint(r) for r in runs}
+    stale = {key for key, value in current.items() if prints.get(key) != value}
+    rows = [r for r in rows if _triple(r["method"], r["task"], r["seed"]) not in stale]
     done = {(r["method"], r["task"], r["seed"]) for r in rows}
     for run in tqdm(runs, desc="eval suite", disable=not progress):
         if (run.method, run.task, run.seed) in done:
@@ -452,7 +482,9 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
         rows += [{"method": run.method, "task": run.task, "seed": run.seed, "episode": i, "return": float(ret),
                   "success": bool(ok)} for i, (ret, ok) in enumerate(zip(result["returns"], result["successes"],
                                                                           strict=True))]  # fmt: skip
-        write_raw(out / "raw.csv", rows)
+        write_raw(out / "raw.csv", rows)  # raw.csv first: a crash here leaves the fingerprint stale
+        prints[_triple(run.method, run.task, run.seed)] = current[_triple(run.method, run.task, run.seed)]
+        atomic_write_bytes(prints_path, json.dumps(prints, indent=2, sort_keys=True).encode())
     summary = summarise(rows, reps)
     summary.update(episodes=episodes, split=split)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
