@@ -265,7 +265,9 @@ def test_a_record_of_other_episodes_or_another_run_is_refused(tmp_path, fields, 
 def test_a_record_must_be_readable_and_is_not_exported(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json.*cannot read"):
-        recorded_result(RunSpec("oracle", "cup_catch", 0, "x", record=str(tmp_path / "bad.json")), 1, "heldout")
+        recorded_result(
+            RunSpec("oracle", "cup_catch", 0, "x", record=str(tmp_path / "bad.json")), 1, "heldout"
+        )
     # A student's bundle record says "twist" for each student method.
     ok = _record(tmp_path / "s.json", method="twist")
     assert recorded_result(RunSpec("twist_no_noise", "cup_catch", 0, "x", record=str(ok)), 3, "heldout")[

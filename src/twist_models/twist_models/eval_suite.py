@@ -190,7 +190,9 @@ def recorded_result(run: RunSpec, episodes: int, split: str) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"record {path} of {run.method}/{run.task}/{run.seed}: cannot read it ({err})") from err
+        raise ValueError(
+            f"record {path} of {run.method}/{run.task}/{run.seed}: cannot read it ({err})"
+        ) from err
     if not isinstance(data, dict):
         raise ValueError(f"record {path}: not a twist-eval result (a JSON object), got {type(data).__name__}")
     method = "twist" if run.method in STUDENT_METHODS else run.method
@@ -203,7 +205,10 @@ def recorded_result(run: RunSpec, episodes: int, split: str) -> dict:
         raise ValueError(f"record {path}: needs lists 'returns' and 'successes' of equal length")
     if len(returns) < episodes:
         raise ValueError(f"record {path} holds {len(returns)} episodes; the suite evaluates {episodes}")
-    return {"returns": [float(x) for x in returns[:episodes]], "successes": [bool(x) for x in successes[:episodes]]}
+    return {
+        "returns": [float(x) for x in returns[:episodes]],
+        "successes": [bool(x) for x in successes[:episodes]],
+    }
 
 
 def evaluate_random(task: str, seed: int, episodes: int, split: str) -> dict:
@@ -421,8 +426,14 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
     if split not in ("train", "heldout"):
         raise ValueError(f"suite split must be 'train' or 'heldout', got {split!r}")
     runs = [
-        RunSpec(r["method"], r["task"], int(r.get("seed", 0)), str(r["path"]), str(r.get("teacher", "")),
-                str(r.get("record", "")))
+        RunSpec(
+            r["method"],
+            r["task"],
+            int(r.get("seed", 0)),
+            str(r["path"]),
+            str(r.get("teacher", "")),
+            str(r.get("record", "")),
+        )
         for r in data.get("runs", [])
     ]
     if not runs:
@@ -478,7 +489,11 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
     for run in tqdm(runs, desc="eval suite", disable=not progress):
         if (run.method, run.task, run.seed) in done:
             continue
-        result = recorded_result(run, episodes, split) if run.record else evaluate_run(run, episodes, split, device)
+        result = (
+            recorded_result(run, episodes, split)
+            if run.record
+            else evaluate_run(run, episodes, split, device)
+        )
         rows += [{"method": run.method, "task": run.task, "seed": run.seed, "episode": i, "return": float(ret),
                   "success": bool(ok)} for i, (ret, ok) in enumerate(zip(result["returns"], result["successes"],
                                                                           strict=True))]  # fmt: skip
