@@ -70,7 +70,8 @@ def build_networks(spec: BundleSpec) -> tuple[Student, Actor, StateDecoder]:
     return student, actor, decoder
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes (a bundle's tensor files; the suite's run fingerprints)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -86,7 +87,7 @@ def write_bundle(out: Path, student: Student, actor: Actor, decoder: StateDecode
     for name, module in modules.items():
         tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(tensors, str(tmp / name))
-        hashes[name] = {"sha256": _sha256(tmp / name)}
+        hashes[name] = {"sha256": file_sha256(tmp / name)}
     state_dim = max(stop for _, stop in state_layout.values())
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "task": task,
@@ -166,7 +167,7 @@ def read_bundle(bundle_dir: Path) -> tuple[BundleSpec, dict[str, dict[str, torch
         file = bundle_dir / name
         if name not in files or not file.is_file():
             raise BundleError(f"{name}: missing from the bundle")
-        if _sha256(file) != files[name].get("sha256"):
+        if file_sha256(file) != files[name].get("sha256"):
             raise BundleError(f"{name}: sha256 does not match bundle.yaml (tampered or corrupt tensor file)")
         try:
             loaded = load_file(str(file))

@@ -448,19 +448,13 @@ def load_suite(path: Path) -> tuple[list[RunSpec], int, str]:
 def run_fingerprint(run: RunSpec) -> str:
     """A hash of what a run's episodes depend on: its record, else the weights in its folder
     (top-level *.pt and *.safetensors: a teacher's or baseline's checkpoint, a bundle's tensors)."""
-    import hashlib
+    from .bundle import file_sha256
 
     if run.method == RANDOM:
         return f"{RANDOM}:{run.seed}"
-    digest = hashlib.sha256()
     files = [Path(run.record)] if run.record else sorted(
         f for f in Path(run.path).glob("*") if f.suffix in (".pt", ".safetensors") and f.is_file())  # fmt: skip
-    for f in files:
-        digest.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return " ".join(f"{f.name}:{file_sha256(f)}" for f in files)
 
 
 def _triple(method: str, task: str, seed: int) -> str:
@@ -498,7 +492,8 @@ def run_suite(runs: list[RunSpec], episodes: int, split: str, out: Path, device:
                   "success": bool(ok)} for i, (ret, ok) in enumerate(zip(result["returns"], result["successes"],
                                                                           strict=True))]  # fmt: skip
         write_raw(out / "raw.csv", rows)  # raw.csv first: a crash here leaves the fingerprint stale
-        prints[_triple(run.method, run.task, run.seed)] = current[_triple(run.method, run.task, run.seed)]
+        key = _triple(run.method, run.task, run.seed)
+        prints[key] = current[key]
         atomic_write_bytes(prints_path, json.dumps(prints, indent=2, sort_keys=True).encode())
     summary = summarise(rows, reps)
     summary.update(episodes=episodes, split=split)
