@@ -29,21 +29,29 @@ def rollout(env, act: Callable[[dict], np.ndarray], reset: Callable[[], None], e
             seed: int = EVAL_SEED, progress: bool = False) -> dict:  # fmt: skip
     """Run `episodes` episodes of a gymnasium env; `act(obs) -> action`, `reset()` per episode.
 
-    Returns {"success_rate", "mean_return", "returns": [..], "successes": [..]}.
+    Returns {"success_rate", "mean_return", "returns": [..], "successes": [..], "reached": [..],
+    "initial_states": [[..], ..], "final_states": [[..], ..]}: per episode, success at the last
+    step (the paper's criterion), success at any step, and the privileged state at the first and
+    the last step (what a failure analysis needs: benchmarks/push_failure_modes.py).
     """
-    returns, successes = [], []
+    returns, successes, reached, initial, final = [], [], [], [], []
     for i in tqdm(range(episodes), desc="eval", disable=not progress, leave=False):
         obs, info = env.reset(seed=seed + i)
         reset()
-        total, done = 0.0, False
+        initial.append(np.asarray(obs["state"], dtype=float).tolist())
+        total, done, ever = 0.0, False, False
         while not done:
             obs, reward, terminated, truncated, info = env.step(act(obs))
             total += float(reward)
+            ever = ever or bool(info["success"])
             done = terminated or truncated
         returns.append(total)
         successes.append(bool(info["success"]))
+        reached.append(ever)
+        final.append(np.asarray(obs["state"], dtype=float).tolist())
     return {"success_rate": float(np.mean(successes)), "mean_return": float(np.mean(returns)),
-            "returns": returns, "successes": successes}  # fmt: skip
+            "returns": returns, "successes": successes, "reached": reached,
+            "initial_states": initial, "final_states": final}  # fmt: skip
 
 
 def evaluate_teacher(agent, task: str, episodes: int, split: str = "heldout", backend: str = "mujoco",
@@ -237,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(result, indent=2)
     if args.json is not None:
         atomic_write_bytes(args.json, text.encode())
-    summary = {k: v for k, v in result.items() if k not in ("returns", "successes")}
+    per_episode = ("returns", "successes", "reached", "initial_states", "final_states")
+    summary = {k: v for k, v in result.items() if k not in per_episode}
     print(json.dumps(summary, indent=2))
 
 
