@@ -45,6 +45,7 @@ data_of() {
   if [ -n "${DATA:-}" ]; then echo "$DATA"; return; fi
   case "$1" in
     block_push) echo "replay 0:700 1:700" ;;
+    block_lift) echo "replay 0:700" ;;
     cartpole_balance) echo "replay 0:200" ;;
     cup_catch) echo "own" ;;
     *) echo "[students] no data recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
