@@ -17,7 +17,8 @@
 #      matching dataset D rendered again from the snapshot's replay (twist-render-replay, exact:
 #      the simulator is deterministic), and rollouts_<task>_s<seed>, rollouts of the trained teacher
 #      (episode i's seed depends only on --seed and i, so they are the same episodes). On one core of
-#      the development CPU: block push about 10 + 25 min, cartpole_balance about 9 + 24 min;
+#      the development CPU: block push about 10 + 25 min, cartpole_balance about 9 + 24 min; block lift
+#      about 5 + 8 min on the faster AVX-512 one;
 #   3. student_<task>: the student, from the snapshot the first time (its run.yaml pointed at this
 #      checkout's copies of 1 and 2), then twist-distill --max-minutes MINUTES, which checkpoints and
 #      stops when the budget is spent, so nothing trained is lost and a second call continues;
