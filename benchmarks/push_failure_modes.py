@@ -10,8 +10,8 @@ seed + i). Prints:
   by_direction   success per 45-degree sector of the direction from the cube's start to the goal,
                  measured from the robot's +x axis (forward) towards +y (the robot's left)
   failures       how many failed episodes had the cube within the success radius at some step
-                 and lost it by the end ("reached_then_lost"), and quantiles of their final and
-                 closest cube-goal distances in metres
+                 and lost it by the end ("reached_then_lost"), and the quartiles of their final
+                 cube-goal distances in metres
 """
 
 from __future__ import annotations
