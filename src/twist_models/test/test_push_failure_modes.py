@@ -16,11 +16,12 @@ BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "push_failure_modes
 _spec = importlib.util.spec_from_file_location("push_failure_modes", BENCH)
 fm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fm)
-LAYOUT = make_task("block_push").state_layout
+TASK = make_task("block_push")
+LAYOUT = TASK.state_layout
 
 
 def _state(cube_xy, goal_xy) -> list[float]:
-    s = np.zeros(max(stop for _, stop in LAYOUT.values()))
+    s = np.zeros(TASK.state_dim)
     for name, value in (("cube_pos", [*cube_xy, 0.02]), ("goal_pos", [*goal_xy, 0.02]),
                         ("cube_goal_dist", [np.hypot(*np.subtract(goal_xy, cube_xy))])):  # fmt: skip
         s[slice(*LAYOUT[name])] = value
@@ -62,4 +63,4 @@ def test_a_record_without_states_is_refused_by_name(tmp_path):
     assert done.returncode != 0
     assert "runs/old_teacher" in done.stderr and "initial_states" in done.stderr
     with pytest.raises(ValueError, match="block_lift"):
-        fm.failure_modes(*fm._pool([{"task": "block_lift", "source": "x"}]).values())
+        fm._pool([{"task": "block_lift", "source": "x"}])
