@@ -137,3 +137,29 @@ def test_shipped_bundle_compute_from_its_training_copies(tmp_path):
     )
     (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 4500, "wall_s": 9000.0}))
     assert compute_used(run)["wall_s"] == pytest.approx(17300.0)
+
+
+def test_runs_trained_on_after_the_export_are_not_the_bundles(tmp_path):
+    """A student run that went on training after twist-export (a continued student) no longer
+    describes the shipped policy: the report takes the bundle's training/ copies instead, and no
+    distillation curve of the moved-on run."""
+    results = _twist_results(tmp_path)
+    bundle, student = results / "runs" / "twist_bundle", results / "runs" / "twist_student"
+    run = {"method": "twist", "task": "block_push", "seed": 0, "path": str(bundle)}
+    assert compute_used(run)["updates"] == "1600 + 60"
+    (student / "run.yaml").write_text(yaml.safe_dump({"task": "block_push", "updates": 90}))
+    teacher, moved_on = twist_sources(bundle)
+    assert teacher is not None and moved_on is None
+    # Without training/ copies the teacher's run is still the bundle's: the student's part is unknown.
+    assert compute_used(run)["updates"] == "1600 + -"
+    (bundle / "training").mkdir()
+    (bundle / "training" / "teacher_run.yaml").write_text(yaml.safe_dump(
+        {"env_steps": 8000, "updates": 1600, "wall_s": 160.0}))  # fmt: skip
+    (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 60, "wall_s": 120.0}))
+    used = compute_used(run)
+    assert (used["env_steps"], used["updates"], used["wall_s"]) == (8000, "1600 + 60", pytest.approx(280.0))
+    # A teacher trained on since (other env steps than the provenance records) is not the bundle's either.
+    meta = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    meta["provenance"]["teacher_env_steps"] = 4000
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    assert twist_sources(bundle)[0] is None

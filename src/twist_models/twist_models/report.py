@@ -130,15 +130,21 @@ def distillation_curve(student_run: Path, tag: str = DISTIL_TAG) -> dict[str, np
 
 def twist_sources(bundle_dir: Path) -> tuple[Path | None, Path | None]:
     """(teacher run, student run) a TWIST bundle was exported from, per its bundle.yaml provenance;
-    None for a run that is not recorded or no longer exists."""
+    None for a run that is not recorded, no longer exists, or has moved on since the export (a
+    teacher with other env steps, a student with other updates than the provenance records: a run
+    trained further after the bundle was made describes a different policy)."""
     path = Path(bundle_dir) / "bundle.yaml"
     provenance = ((yaml.safe_load(path.read_text()) or {}).get("provenance") or {}) if path.is_file() else {}
 
-    def existing(key: str) -> Path | None:
+    def existing(key: str, count: str, recorded: str) -> Path | None:
         value = provenance.get(key)
-        return Path(value) if value and Path(value).is_dir() else None
+        if not value or not Path(value).is_dir():
+            return None
+        expected, now = provenance.get(recorded), _read_meta(Path(value)).get(count)
+        return None if expected is not None and now is not None and int(now) != int(expected) else Path(value)
 
-    return existing("teacher_run"), existing("student_run")
+    return (existing("teacher_run", "env_steps", "teacher_env_steps"),
+            existing("student_run", "updates", "student_updates"))  # fmt: skip
 
 
 def _read_meta(path: Path) -> dict:
@@ -154,19 +160,20 @@ def compute_used(run: dict) -> dict:
     TWIST's compute is its teacher's training plus the student's distillation: env steps are the
     teacher's (distillation collects none), updates "teacher + student", wall-clock the sum. The
     runs are found through the bundle's provenance; where those are gone (a shipped bundle on
-    another machine), through the copies of their run.yaml a shipped bundle keeps in training/.
+    another machine) or have trained on since the export, through the copies of their run.yaml a
+    shipped bundle keeps in training/.
     """
     path = Path(run["path"])
     info = {"method": run["method"], "task": run["task"], "seed": run["seed"]}
     if run["method"] in STUDENT_METHODS:
         teacher, student = twist_sources(path)
-        if teacher is not None:
+        shipped = path / "training"
+        if teacher is not None and (student is not None or not (shipped / "teacher_run.yaml").is_file()):
             own = _own_compute(_read_meta(teacher), learning_curve(teacher))
             student_meta = _read_meta(student) if student is not None else {}
             curve = distillation_curve(student) if student is not None else None
             distil_wall = float(curve["wall_s"][-1]) if curve is not None else _recorded_wall(student_meta)
         else:
-            shipped = path / "training"
             teacher_meta = _read_yaml(shipped / "teacher_run.yaml")
             if not teacher_meta:
                 return {**info, "env_steps": None, "updates": None, "wall_s": None, "device": None}
