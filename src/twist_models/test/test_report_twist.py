@@ -163,3 +163,39 @@ def test_runs_trained_on_after_the_export_are_not_the_bundles(tmp_path):
     meta["provenance"]["teacher_env_steps"] = 4000
     (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     assert twist_sources(bundle)[0] is None
+
+
+def _point_teacher_at(bundle: Path, teacher: Path) -> None:
+    meta = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    meta["provenance"]["teacher_run"] = str(teacher)
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+
+
+def test_a_copy_of_the_oracle_run_is_drawn_once_and_a_shipped_bundle_keeps_its_star(tmp_path):
+    """The student's teacher is a copy of the suite's Oracle snapshot (continue_students.sh works on
+    one): one Oracle curve, not two on top of each other. A bundle whose teacher is gone gets its
+    star from its training/ copies: at the teacher's env steps, no wall-clock where none is recorded."""
+    results = _twist_results(tmp_path)
+    bundle = results / "runs" / "twist_bundle"
+    shutil.copytree(results / "runs" / "oracle", tmp_path / "teacher_copy")
+    _point_teacher_at(bundle, tmp_path / "teacher_copy")
+    runs = [{**r, "path": str(results / r["path"])} for r in json.loads((results / "runs.json").read_text())]
+    scores = run_scores(read_raw(results / "raw.csv"))
+    lines = curve_lines(runs, scores)
+    curves = [line for line in lines if "curve" in line and line["task"] == "block_push"]
+    assert [line["method"] for line in curves].count("oracle") == 1
+    assert len([line for line in lines if "point" in line]) == 1
+
+    _point_teacher_at(bundle, tmp_path / "gone")
+    assert not [line for line in curve_lines(runs, scores) if "point" in line]  # nothing recorded where
+    (bundle / "training").mkdir()
+    (bundle / "training" / "teacher_run.yaml").write_text(
+        yaml.safe_dump({"env_steps": 6000, "updates": 1200})
+    )
+    (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 60}))
+    (point,) = [line["point"] for line in curve_lines(runs, scores) if "point" in line]
+    assert (
+        point["env_steps"] == 6000
+        and np.isnan(point["wall_s"])
+        and point["return"] == pytest.approx(304.0 / 3)
+    )

@@ -31,6 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .checkpoint import atomic_write_bytes  # noqa: E402
 from .eval_suite import STUDENT_METHODS, read_raw, run_scores, summarise  # noqa: E402
@@ -51,8 +52,10 @@ CURVES_NOTE = (
     "environment: its student is distilled offline from the teacher's dataset, so TWIST has no task-score "
     "curve of its own. Its teacher's curve is drawn as the Oracle curve, and TWIST itself is one star: the "
     "bundle's held-out mean return (raw.csv) at the teacher's env steps (distillation collects none) and "
-    "at teacher plus distillation wall-clock. The student's learning curve is its distillation loss "
-    "(figures/distill.png).")  # fmt: skip
+    "at teacher plus distillation wall-clock. A shipped bundle's teacher may be another run than the "
+    "Oracle drawn (its training/teacher_run.yaml says which): its star stands at that teacher's env "
+    "steps, and only in the env-steps plot when no distillation wall-clock was recorded. The student's "
+    "learning curve is its distillation loss (figures/distill.png).")  # fmt: skip
 
 
 def _ordered(methods) -> list[str]:
@@ -257,27 +260,42 @@ def plot_per_task(table: dict[str, dict[str, dict]], path: Path) -> None:
 
 def curve_lines(runs: list[dict], scores: dict) -> list[dict]:
     """What the task-score plots draw (CURVES_NOTE): {"task", "method", "label", "curve"} lines
-    and, for TWIST, {"task", "method": "twist", "point": {"env_steps", "wall_s", "return"}}."""
+    and, for TWIST, {"task", "method": "twist", "point": {"env_steps", "wall_s", "return"}}.
+
+    A curve is drawn once per task, however many runs name it: the same run directory, or a copy
+    of it (a teacher snapshot and the copy a student was distilled from read the same eval.jsonl).
+    A TWIST bundle whose teacher run is not here (a shipped bundle) still gets its star, at the
+    env steps and wall-clock its training/ copies record."""
     lines, drawn = [], set()
+
+    def first_time(task: str, path: Path, curve: dict) -> bool:
+        keys = {path, (task, curve["env_steps"].tobytes(), curve["return"].tobytes())}
+        new = not keys & drawn
+        drawn.update(keys)
+        return new
+
     for run in runs:
         if run["method"] == "random" or not run.get("path"):
             continue
         path = Path(run["path"]).resolve()
         if run["method"] != "twist":
             curve = learning_curve(path)
-            if curve is not None and path not in drawn:
-                drawn.add(path)
+            if curve is not None and first_time(run["task"], path, curve):
                 lines.append({"task": run["task"], "method": run["method"], "label": _label(run["method"]),
                               "curve": curve})  # fmt: skip
             continue
+        held_out = scores.get("twist", {}).get(run["task"], {}).get(run["seed"])
         teacher, student = twist_sources(path)
         curve = learning_curve(teacher) if teacher is not None else None
         if curve is None:
+            used = compute_used(run)
+            if held_out is not None and used["env_steps"] is not None:
+                wall = used["wall_s"] if used["wall_s"] is not None else np.nan
+                lines.append({"task": run["task"], "method": "twist", "point": {
+                    "env_steps": float(used["env_steps"]), "wall_s": wall, "return": held_out}})  # fmt: skip
             continue
-        if teacher.resolve() not in drawn:  # the suite's Oracle run usually is this teacher
-            drawn.add(teacher.resolve())
+        if first_time(run["task"], teacher.resolve(), curve):  # usually the suite's Oracle run already
             lines.append({"task": run["task"], "method": "oracle", "label": TEACHER_LABEL, "curve": curve})
-        held_out = scores.get("twist", {}).get(run["task"], {}).get(run["seed"])
         distil = distillation_curve(student) if student is not None else None
         if held_out is not None:
             wall = curve["wall_s"][-1] + (distil["wall_s"][-1] if distil is not None else np.nan)
@@ -309,6 +327,10 @@ def plot_curves(lines: list[dict], x_key: str, xlabel: str, path: Path) -> bool:
                         color=colours["twist"], label=label)  # fmt: skip
         ax.set_title(task)
         ax.set_xlabel(xlabel)
+        if x_key == "env_steps":  # 10K, not 10000: five-digit ticks run into each other
+            ax.xaxis.set_major_formatter(
+                FuncFormatter(lambda v, _: f"{v / 1000:g}K" if abs(v) >= 1000 else f"{v:g}")
+            )
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
