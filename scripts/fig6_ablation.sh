@@ -3,8 +3,9 @@
 # from scratch from the same teacher, on the same data, with the same seed and number of updates:
 # TWIST, TWIST without imagined distillation (--no-imagine) and without action noise on the
 # imagined actions (--no-action-noise). Each is exported and evaluated on the held-out split against
-# its teacher (success, return, action gap, belief error); the table is printed and written to
-# WORK/fig6.md. Called again with a larger UPDATES it continues the same students and adds the new
+# its teacher (success, return, action gap, belief error); benchmarks/fig6_table.py then prints the
+# table of every variant and budget in WORK and writes it to WORK/fig6.md, with the figure
+# WORK/fig6.png. Called again with a larger UPDATES it continues the same students and adds the new
 # budget's rows, so the table follows each variant over updates, like the figure.
 #
 #   TEACHER=runs/continue_students/teacher_block_lift \
@@ -77,35 +78,5 @@ for variant in $VARIANTS; do
   done
 done
 
-python - "$work" "$task" $VARIANTS <<'EOF'
-import json
-import re
-import sys
-from pathlib import Path
-
-import numpy as np
-import yaml
-
-work, task, variants = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-lines = [f"Fig. 6 ablation on {task}, held-out split (students from scratch, same teacher, data and seed)", "",
-         "| Variant | Updates | Successes | Return | Action gap (zero action) | Belief error (m) | Wall-clock (s) |",
-         "|---|---|---|---|---|---|---|"]  # fmt: skip
-for variant in variants:
-    budgets = sorted({int(m.group(1)) for p in work.glob(f"{variant}_u*_heldout_eval_*.json")
-                      if (m := re.fullmatch(rf"{variant}_u(\d+)_heldout_eval_\d+\.json", p.name))})  # fmt: skip
-    for updates in budgets:
-        records = [json.loads(p.read_text()) for p in sorted(work.glob(f"{variant}_u{updates}_heldout_eval_*.json"))]
-        run_path = work / f"{variant}_u{updates}_run.yaml"
-        wall = yaml.safe_load(run_path.read_text()).get("wall_s") if run_path.is_file() else None
-        wins = sum(sum(r["successes"]) for r in records)
-        n = sum(len(r["successes"]) for r in records)
-        ret = np.mean([np.mean(r["returns"]) for r in records])
-        gap = np.mean([r["action_gap_to_teacher"] for r in records])
-        zero = np.mean([r["action_gap_of_zero_action"] for r in records])
-        belief = np.mean([r["belief_error_m"] for r in records])
-        lines.append(f"| {variant} | {updates} | {wins}/{n} | {ret:+.1f} | {gap:.3f} ({zero:.3f}) | {belief:.3f} "
-                     f"| {'-' if wall is None else f'{wall:.0f}'} |")  # fmt: skip
-text = "\n".join(lines) + "\n"
-(work / "fig6.md").write_text(text)
-print(text)
-EOF
+# The table (fig6.md) and figure (fig6.png) of every variant and budget evaluated in WORK.
+python benchmarks/fig6_table.py "$work"
