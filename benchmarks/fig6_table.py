@@ -41,11 +41,13 @@ def load(work: Path) -> dict[tuple[str, int], dict]:
         missing = {"returns", "successes", "action_gap_to_teacher", "action_gap_of_zero_action"} - set(record)
         if missing:
             raise ValueError(f"{path}: not a twist-eval --compare-teacher record (no {sorted(missing)})")
-        entry = found.setdefault(key, {"records": {}, "run": {}})
-        entry["records"][int(match["seed"])] = record
-        run = Path(work) / f"{key[0]}_u{key[1]}_run.yaml"
-        if run.is_file():
-            entry["run"] = yaml.safe_load(run.read_text()) or {}
+        if key not in found:  # the student's run.yaml at this budget, once per (variant, updates)
+            run = Path(work) / f"{key[0]}_u{key[1]}_run.yaml"
+            found[key] = {
+                "records": {},
+                "run": (yaml.safe_load(run.read_text()) or {}) if run.is_file() else {},
+            }
+        found[key]["records"][int(match["seed"])] = record
     return found
 
 
