@@ -318,3 +318,50 @@ def test_critic_calibration_benchmark_reads_a_teacher_run(teacher_run):
     module.LOOKAHEAD = 1000  # longer than any episode: refused with the reason
     with pytest.raises(ValueError, match="no episode longer than 1040 steps"):
         module.calibration(teacher_run, episodes=2)
+
+
+def test_distillation_stops_on_sigterm_with_the_update_in_hand_checkpointed(
+    teacher_run, tmp_path, monkeypatch
+):
+    """`kill PID` on a distillation run checkpoints and returns instead of losing the updates since
+    the last checkpoint; the handlers in place before are back afterwards, and a second signal
+    would have acted as before."""
+    import os
+    import signal
+
+    from twist_models.checkpoint import StopRequest
+    from twist_models.student import Distiller
+
+    calls = {"n": 0}
+    real_update = Distiller.update
+
+    def update(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_update(self, batch)
+
+    monkeypatch.setattr(Distiller, "update", update)
+    before = signal.getsignal(signal.SIGTERM)
+    preset = load_preset("debug", {"distill": {"steps": 50, "checkpoint_every": 40}})
+    result = distil(teacher_run, preset, tmp_path / "killed", progress=False)
+    assert 2 <= result["updates"] < 40  # before the first regular checkpoint
+    ckpt = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    assert ckpt["updates"] == result["updates"]
+    assert yaml.safe_load((tmp_path / "killed" / "run.yaml").read_text())["updates"] == result["updates"]
+    assert signal.getsignal(signal.SIGTERM) is before
+    # The same command continues to the end.
+    monkeypatch.setattr(Distiller, "update", real_update)
+    assert distil(teacher_run, preset, tmp_path / "killed", progress=False)["updates"] == 50
+
+    # A second signal while stopping runs the handler that was there before.
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with StopRequest() as stop:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stop.requested == signal.SIGINT and seen == []
+            os.kill(os.getpid(), signal.SIGINT)
+            assert seen == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGINT, previous)

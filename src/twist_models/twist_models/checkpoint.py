@@ -8,7 +8,9 @@ run DIST holds run.yaml, checkpoint.pt and tb/.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import torch
@@ -17,6 +19,44 @@ import yaml
 from .config import Preset
 from .dreamer import Dreamer
 from .student import Student
+
+
+class StopRequest:
+    """SIGTERM or SIGINT during a training loop asks it to stop, instead of killing it.
+
+    Inside `with StopRequest() as stop:` the first such signal only sets `stop.requested`; the loop
+    checks it after each update, checkpoints the update in hand and returns, so stopping a
+    background run (`kill PID`, Ctrl-C) loses nothing. A second signal acts as it would have
+    without this (the previous handler runs), for a loop that does not come round. Off the main
+    thread, where Python cannot take signals, it does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested: int | None = None  # the signal that asked, once one has
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested is None:
+            self.requested = signum
+            return
+        previous = self._previous.get(signum, signal.SIG_DFL)
+        self.__exit__()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

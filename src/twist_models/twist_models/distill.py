@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from .checkpoint import atomic_torch_save, load_teacher, read_run, write_yaml
+from .checkpoint import StopRequest, atomic_torch_save, load_teacher, read_run, write_yaml
 from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
 from .progress import IntervalMeans, progress_bar
@@ -48,7 +50,8 @@ def distil(
     count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume.
 
     max_minutes: a time budget for this call: once it is spent, the update in hand is checkpointed
-    and the call returns (before `cfg.steps`); the same call again continues."""
+    and the call returns (before `cfg.steps`); the same call again continues. SIGTERM or SIGINT
+    (`kill PID`, Ctrl-C) does the same at the update in hand."""
     from twist_sim.dataset import EpisodeDataset, SequenceSampler
 
     cfg = preset.distill
@@ -125,31 +128,37 @@ def distil(
     def wall() -> float:
         return wall_offset + time.monotonic() - start
 
-    while updates < cfg.steps:
-        batch = sampler.sample()
-        interval.add(distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device)))
-        updates += 1
-        bar.update(1)
-        out_of_time = max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes
-        if updates % cfg.log_every == 0 or updates == cfg.steps or out_of_time:
-            metrics = interval.write(writer, updates)
-            bar.set_postfix(loss=round(metrics["distil/loss"], 3))
-        if updates % cfg.checkpoint_every == 0 or updates == cfg.steps or out_of_time:
-            now = wall()
-            state = {
-                "distiller": distiller.training_state(),
-                "rng": rng.bit_generator.state,
-                "updates": updates,
-                "wall_s": now,
-            }
-            atomic_torch_save(state, ckpt_path)
-            write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "wall_s": round(now, 1),
-                                          "compute": run_compute(device, preset.threads, now),
-                                          "last_metrics": metrics})  # fmt: skip
-        if out_of_time:
-            break
+    # SIGTERM/SIGINT (stopping a background run) ends it like a spent time budget: nothing is lost.
+    with StopRequest() as stop:
+        while updates < cfg.steps:
+            batch = sampler.sample()
+            interval.add(distiller.update(to_torch({k: batch[k] for k in BATCH_KEYS}, device)))
+            updates += 1
+            bar.update(1)
+            out_of_time = max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes
+            out_of_time = out_of_time or stop.requested is not None
+            if updates % cfg.log_every == 0 or updates == cfg.steps or out_of_time:
+                metrics = interval.write(writer, updates)
+                bar.set_postfix(loss=round(metrics["distil/loss"], 3))
+            if updates % cfg.checkpoint_every == 0 or updates == cfg.steps or out_of_time:
+                now = wall()
+                state = {
+                    "distiller": distiller.training_state(),
+                    "rng": rng.bit_generator.state,
+                    "updates": updates,
+                    "wall_s": now,
+                }
+                atomic_torch_save(state, ckpt_path)
+                write_yaml(out / "run.yaml", {**meta_out, "updates": updates, "wall_s": round(now, 1),
+                                              "compute": run_compute(device, preset.threads, now),
+                                              "last_metrics": metrics})  # fmt: skip
+            if out_of_time:
+                break
     bar.close()
     writer.close()
+    if stop.requested is not None:
+        print(f"[distil] {signal.Signals(stop.requested).name}: stopped at update {updates}, checkpointed in "
+              f"{ckpt_path}; the same command continues", file=sys.stderr, flush=True)  # fmt: skip
     return {"updates": updates, **metrics}
 
 
