@@ -365,3 +365,49 @@ def test_distillation_stops_on_sigterm_with_the_update_in_hand_checkpointed(
             assert seen == [signal.SIGINT]
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_student_driven_rollouts_dagger(teacher_run, tmp_path):
+    """twist-teacher-rollouts --driver: the student bundle acts on the images (every recorded
+    action is the student's on the recorded image), --beta mixes in the teacher, the data is
+    reproducible and resumable, and twist-distill takes it as a dataset of this teacher."""
+    from twist_models.rollouts import main as rollouts_main
+    from twist_models.rollouts import teacher_rollouts
+    from twist_sim.dataset import EpisodeDataset
+
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "student", progress=False)
+    bundle = export(teacher_run, tmp_path / "student", tmp_path / "bundle")
+    driven = tmp_path / "driven"
+    counts = teacher_rollouts(teacher_run, 2, driven, seed=5, progress=False, driver=bundle)
+    assert counts["episodes"] == 2
+    data = EpisodeDataset(driven)
+    assert data.entries[0]["source"] == "student_rollouts" and data.entries[0]["beta"] == 0.0
+    assert data.entries[0]["driver"] == str(bundle.resolve())
+    policy = StudentPolicy.load(bundle)
+    for i in range(2):
+        ep = data.episode(i)
+        policy.reset()
+        for t in range(len(ep["action"]) - 1):  # action[t + 1] was taken on image[t]
+            np.testing.assert_allclose(policy.step(ep["image"][t]), ep["action"][t + 1], atol=1e-6)
+    # Half the steps the exploring teacher acts: other actions, the same data when resumed.
+    mixed, resumed = tmp_path / "mixed", tmp_path / "mixed_resumed"
+    teacher_rollouts(teacher_run, 2, mixed, seed=5, progress=False, driver=bundle, beta=0.5)
+    teacher_rollouts(teacher_run, 1, resumed, seed=5, progress=False, driver=bundle, beta=0.5)
+    teacher_rollouts(teacher_run, 2, resumed, seed=5, progress=False, driver=bundle, beta=0.5)
+    a, b = EpisodeDataset(mixed), EpisodeDataset(resumed)
+    for i in range(2):
+        for key, value in a.episode(i).items():
+            np.testing.assert_array_equal(value, b.episode(i)[key], err_msg=key)
+    np.testing.assert_array_equal(a.episode(0)["state"][0], data.episode(0)["state"][0])  # same start
+    assert not np.allclose(a.episode(0)["action"], data.episode(0)["action"])
+    with pytest.raises(ValueError, match="another teacher or seed"):  # beta is part of the source
+        teacher_rollouts(teacher_run, 3, mixed, seed=5, progress=False, driver=bundle)
+    with pytest.raises(ValueError, match="give --driver"):
+        teacher_rollouts(teacher_run, 1, tmp_path / "x", progress=False, beta=0.5)
+    with pytest.raises(SystemExit):
+        rollouts_main(["--teacher", str(teacher_run), "--episodes", "1", "--out", str(tmp_path / "y"),
+                       "--driver", str(bundle), "--beta", "1.5"])  # fmt: skip
+    # A student distils on it as on any matching dataset of its teacher.
+    result = distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "dagger",
+                    progress=False, data=[driven, mixed])  # fmt: skip
+    assert result["updates"] == 1

@@ -67,6 +67,17 @@ class StudentPolicy:
         self._stepped = True
         return action[0].cpu().numpy().astype(np.float32)
 
+    def executed(self, action: np.ndarray) -> None:
+        """The action the environment executed after the last step(), where it was not the
+        policy's own (another controller acted, e.g. the teacher in a mixed DAgger rollout): the
+        next step() filters this one instead."""
+        if not self._stepped:
+            raise RuntimeError("executed() needs a step() since reset()")
+        action = np.asarray(action, dtype=np.float32).reshape(-1)
+        if action.shape != (self.spec.action_dim,) or not np.all(np.isfinite(action)):
+            raise ValueError(f"executed action must be {self.spec.action_dim} finite numbers, got {action!r}")
+        self._prev = torch.as_tensor(action, device=self.device)[None]
+
     @torch.inference_mode()
     def belief(self) -> dict[str, np.ndarray]:
         """The teacher's state decoder applied to the current student latent, split by the

@@ -14,6 +14,18 @@ Still a teacher's own interaction data, rendered with DR; only more of it.
 
 Episode i uses an environment and sampling seed derived from (--seed, i) alone, so a killed run
 continues with the episodes it had not written, and the same command gives the same data.
+
+    twist-teacher-rollouts --teacher RUN --driver BUNDLE --episodes 300 --out RUN_dagger1
+
+With `--driver`, a student bundle of this teacher acts instead, on the images (DAgger, Ross et
+al. 2011; an addition to the paper's method): the student is trained on D and the teacher's
+rollouts, the states its teacher visits, and once it drives it meets states of its own, where
+small errors compound. On block lift its belief of the cube then follows the gripper away from
+the cube (docs/results.md). Nothing else changes: twist-distill computes the teacher's
+posteriors on these states and the executed actions as on any matching dataset, so the student
+learns what the teacher believes where the student goes. `--beta B` lets the exploring teacher
+act instead at each step with probability B (the teacher and the student both filter the
+executed action).
 """
 
 from __future__ import annotations
@@ -54,10 +66,53 @@ def episodes_to_continue(out: Path, source: dict) -> int:
     return len(existing)
 
 
+def driver_seed(seed: int, index: int) -> int:
+    """Seed of --driver episode `index` (distinct from the teacher's rollouts with the same --seed)."""
+    return int(np.random.SeedSequence([seed, 0xDA66E2, index]).generate_state(1)[0])
+
+
+class MixedDriver:
+    """Acts in a --driver episode: the student on the image, or with probability `beta` the
+    exploring teacher on the state; both filter the action executed."""
+
+    def __init__(self, student, teacher, beta: float) -> None:
+        self.student, self.teacher, self.beta = student, teacher, beta
+        self.reset(0)
+
+    def reset(self, seed: int) -> None:
+        self.student.reset()
+        self.teacher.generator.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.carry = None
+        self.teacher_steps = self.steps = 0
+
+    def __call__(self, obs: dict) -> np.ndarray:
+        action = self.student.step(obs["image"])
+        if self.beta > 0:
+            state = torch.as_tensor(obs["state"], device=self.teacher.device)[None]
+            teacher_action, (post, _) = self.teacher.act(state, self.carry, explore=True)
+            if self.rng.random() < self.beta:
+                action = teacher_action[0].cpu().numpy().astype(np.float32)
+                self.student.executed(action)
+                self.teacher_steps += 1
+            self.carry = (post, torch.as_tensor(action, device=self.teacher.device)[None])
+        self.steps += 1
+        return action
+
+
 def teacher_rollouts(
-    teacher_dir: Path, episodes: int, out: Path, seed: int = 0, progress: bool = True
+    teacher_dir: Path,
+    episodes: int,
+    out: Path,
+    seed: int = 0,
+    progress: bool = True,
+    driver: Path | None = None,
+    beta: float = 0.0,
 ) -> dict:
-    """Append teacher episodes to the dataset `out` until it holds `episodes`. Returns counts."""
+    """Append teacher episodes to the dataset `out` until it holds `episodes`. Returns counts.
+
+    driver: a policy bundle of a student of this teacher that acts instead (DAgger, above);
+    beta: then the probability that the teacher acts at a step."""
     from twist_sim.dataset import EpisodeDataset, write_episode
     from twist_sim.preprocess import PreprocessSpec
 
@@ -71,19 +126,34 @@ def teacher_rollouts(
     # meta is the teacher's run.yaml, as load_teacher read it.
     source = {"source": "teacher_rollouts", "teacher_run": str(teacher_dir), "seed": seed,
               "teacher_updates": int(meta.get("updates", -1))}  # fmt: skip
+    mixed = None
+    if driver is not None:
+        from .policy import StudentPolicy
+
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"--beta must be in [0, 1], got {beta}")
+        student = StudentPolicy.load(driver, device="cpu", task=meta["task"],
+                                     image_size=preset.model.image_size)  # fmt: skip
+        mixed = MixedDriver(student, teacher, beta)
+        source.update(source="student_rollouts", driver=str(Path(driver).resolve()), beta=float(beta))
+    elif beta != 0.0:
+        raise ValueError("--beta mixes the teacher into a --driver's episodes: give --driver")
     done = episodes_to_continue(out, source)
     torch.set_num_threads(preset.threads)
     env = make_env(meta["task"], backend=meta.get("backend", "mujoco"), split="train", dr_mode="train",
                    image_size=preset.model.image_size, render_image=True)  # fmt: skip
-    bar = progress_bar(total=episodes, initial=min(done, episodes), desc="teacher rollouts", unit="ep",
+    desc = "teacher rollouts" if mixed is None else f"student rollouts (beta {beta:g})"
+    bar = progress_bar(total=episodes, initial=min(done, episodes), desc=desc, unit="ep",
                        disable=not progress, dynamic_ncols=True)  # fmt: skip
     successes = 0
     try:
         for index in range(done, episodes):
-            episode_seed = rollout_seed(seed, index)
+            episode_seed = rollout_seed(seed, index) if mixed is None else driver_seed(seed, index)
             teacher.generator.manual_seed(episode_seed)
+            if mixed is not None:
+                mixed.reset(episode_seed)
             ep = collect_episode(env, teacher, episode_seed, None, lambda: None,
-                                 PreprocessSpec(size=preset.model.image_size))  # fmt: skip
+                                 PreprocessSpec(size=preset.model.image_size), driver=mixed)  # fmt: skip
             write_episode(out, ep, metadata=source)
             successes += bool(ep["success"][-1])
             bar.update(1)
@@ -103,8 +173,18 @@ def main(argv: list[str] | None = None) -> None:
         "--out", required=True, type=Path, help="rollout dataset directory (continued if it exists)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--driver", type=Path, default=None,
+                        help="a student bundle of this teacher that acts instead, on the images (DAgger)")  # fmt: skip
+    parser.add_argument("--beta", type=float, default=0.0,
+                        help="with --driver: probability that the teacher acts at a step")  # fmt: skip
     args = parser.parse_args(argv)
-    print(json.dumps(teacher_rollouts(args.teacher, args.episodes, args.out, args.seed)))
+    try:
+        result = teacher_rollouts(
+            args.teacher, args.episodes, args.out, args.seed, driver=args.driver, beta=args.beta
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -88,11 +88,13 @@ def episode_seed(seed: int, index: int) -> int:
 
 
 def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
-                    preprocess: PreprocessSpec) -> dict:  # fmt: skip
+                    preprocess: PreprocessSpec, driver=None) -> dict:  # fmt: skip
     """One episode with training DR; `on_step()` runs after each env step (the train ratio).
 
     prefill_policy: None (the agent explores) or an object with act(state) -> action (the
     random policy or the scripted expert of the prefill).
+    driver: when given, a callable obs -> action that acts instead of both (e.g. a student on
+    the images, twist-teacher-rollouts --driver); it is told a new episode by its own reset.
 
     Returns the episode in the dataset convention, length T + 1; images are stored as the
     model sees them (twist_sim's preprocess_image with the run's spec).
@@ -112,7 +114,9 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
     record(obs, np.zeros(action_dim, np.float32), 0.0, True, False, bool(info.get("success", False)))
     carry, done = None, False
     while not done:
-        if prefill_policy is not None:
+        if driver is not None:
+            action = np.asarray(driver(obs), dtype=np.float32)
+        elif prefill_policy is not None:
             action = np.asarray(prefill_policy.act(obs["state"]), dtype=np.float32)
         else:
             state = torch.as_tensor(obs["state"], device=agent.device)[None]
