@@ -165,7 +165,22 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
         eval_main(["--bundle", str(bundle), "--compare-teacher", str(run), "--on-dataset", str(run / "dataset"),
                    "--episodes", "3"])  # fmt: skip
     eval_main(["--teacher", str(run), "--episodes", "1", "--json", str(tmp_path / "oracle.json")])
-    assert json.loads((tmp_path / "oracle.json").read_text())["method"] == "oracle"
+    oracle = json.loads((tmp_path / "oracle.json").read_text())
+    assert oracle["method"] == "oracle"
+    # Gap and belief error per 10 steps of the episode (150 steps: 15 windows), with the student driving.
+    assert result["driver"] == "student" and len(result["action_gap_by_step"]) == 15
+    assert np.mean(result["action_gap_by_step"]) == pytest.approx(result["action_gap_to_teacher"], rel=1e-3)
+    assert len(result["belief_error_m_by_step"]) == 15
+    # --teacher-drives: the teacher acts, so the episode is the Oracle's own (same return), and the
+    # student's gap is measured on the teacher's states.
+    eval_main(["--bundle", str(bundle), "--compare-teacher", str(run), "--teacher-drives", "--episodes", "1",
+               "--json", str(out)])  # fmt: skip
+    driven = json.loads(out.read_text())
+    assert driven["method"] == "teacher_drives" and driven["driver"] == "teacher"
+    assert driven["returns"] == pytest.approx(oracle["returns"], abs=1e-6)
+    assert 0.0 <= driven["action_gap_to_teacher"] <= 2.0
+    with pytest.raises(SystemExit):
+        eval_main(["--bundle", str(bundle), "--teacher-drives", "--episodes", "1"])
 
 
 def test_teacher_run_saves_task_state_normalisation(teacher_run):
@@ -389,6 +404,13 @@ def test_student_driven_rollouts_dagger(teacher_run, tmp_path):
         policy.reset()
         for t in range(len(ep["action"]) - 1):  # action[t + 1] was taken on image[t]
             np.testing.assert_allclose(policy.step(ep["image"][t]), ep["action"][t + 1], atol=1e-6)
+    policy.reset()
+    with pytest.raises(RuntimeError, match="needs a step"):
+        policy.executed(np.zeros(3, np.float32))
+    policy.step(data.episode(0)["image"][0])
+    for bad in (np.zeros(2, np.float32), np.full(3, np.nan, np.float32)):
+        with pytest.raises(ValueError, match="executed action must be 3 finite numbers"):
+            policy.executed(bad)
     # Half the steps the exploring teacher acts: other actions, the same data when resumed.
     mixed, resumed = tmp_path / "mixed", tmp_path / "mixed_resumed"
     teacher_rollouts(teacher_run, 2, mixed, seed=5, progress=False, driver=bundle, beta=0.5)

@@ -78,7 +78,7 @@ def evaluate_teacher(agent, task: str, episodes: int, split: str = "heldout", ba
 
 def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend: str = "mujoco",
                     seed: int = EVAL_SEED, device: str = "cpu", progress: bool = False,
-                    teacher=None) -> dict:  # fmt: skip
+                    teacher=None, teacher_drives: bool = False) -> dict:  # fmt: skip
     """A policy bundle (TWIST student + teacher actor) on evaluation-mode DR images.
 
     With `teacher` (a state Dreamer), also measures how well the student reproduces it on the
@@ -87,33 +87,45 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     of the belief (teacher decoder on the student latent): in metres
     over the end effector and cube positions for the manipulation tasks ("belief_error_m"), and
     as the Euclidean error of the whole state for tasks without positions ("belief_error",
-    e.g. Distracting Control proprioception).
+    e.g. Distracting Control proprioception). Both also per 10 steps of the episode
+    ("..._by_step": the mean over episodes of steps 0-9, 10-19, ...): how the gap grows along an
+    episode where errors compound.
+
+    teacher_drives: the teacher acts (on state, deterministically) and the student only filters
+    the executed actions on the images: the same two figures on the teacher's states, where the
+    student was trained (success and return are then the teacher's). Against the same figures
+    with the student driving, this tells a student that cannot see the task from one that goes
+    where it never learned to (docs/models.md).
     """
     from twist_sim import make_env
 
     from .policy import StudentPolicy
 
+    if teacher_drives and teacher is None:
+        raise ValueError("teacher_drives needs the teacher (--compare-teacher)")
+
     policy = StudentPolicy.load(bundle, device=device)
     env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
-    gaps, zero_gaps, belief_err, carry = [], [], [], [None]
+    gaps, zero_gaps, belief_err, carry, step = [], [], [], [None], [0]
+    gap_at, belief_at = [], []  # (step index, value)
     layout = policy.spec.state_layout
     positions = [n for n in ("ee_pos", "cube_pos") if n in layout]
 
     def reset() -> None:
         policy.reset()
         carry[0] = None
+        step[0] = 0
 
     def act(obs: dict) -> np.ndarray:
         action = policy.step(obs["image"])
         if teacher is not None:
             state = torch.as_tensor(obs["state"], device=teacher.device)[None]
             teacher_action, (post, _) = teacher.act(state, carry[0], explore=False)
-            # The teacher filters the actions the env executed (the student's), as it would
-            # if it were in control from here on; its own action is only compared.
-            carry[0] = (post, torch.as_tensor(action, device=teacher.device)[None])
-            gaps.append(float(np.abs(action - teacher_action[0].cpu().numpy()).mean()))
-            zero_gaps.append(float(teacher_action.abs().mean()))
+            teacher_action = teacher_action[0].cpu().numpy().astype(np.float32)
+            gaps.append(float(np.abs(action - teacher_action).mean()))
+            gap_at.append((step[0], gaps[-1]))
+            zero_gaps.append(float(np.abs(teacher_action).mean()))
             belief = policy.belief()
             names = positions or list(layout)
             err = [belief[n] - obs["state"][layout[n][0] : layout[n][1]] for n in names]
@@ -121,6 +133,14 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
                 belief_err.extend(float(np.linalg.norm(e)) for e in err)
             else:
                 belief_err.append(float(np.linalg.norm(np.concatenate(err))))
+            belief_at.append((step[0], float(np.mean([np.linalg.norm(e) for e in err]))))
+            if teacher_drives:
+                action = teacher_action
+                policy.executed(action)
+            # Both filter the action the env executes: the student's, or the teacher's when it drives
+            # (the teacher then acts as it would if it were in control from here on).
+            carry[0] = (post, torch.as_tensor(action, device=teacher.device)[None])
+        step[0] += 1
         return action
 
     try:
@@ -131,8 +151,23 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     if teacher is not None:
         result["action_gap_to_teacher"] = float(np.mean(gaps))
         result["action_gap_of_zero_action"] = float(np.mean(zero_gaps))  # the gap's scale
-        result["belief_error_m" if positions else "belief_error"] = float(np.mean(belief_err))
+        key = "belief_error_m" if positions else "belief_error"
+        result[key] = float(np.mean(belief_err))
+        result["action_gap_by_step"] = _per_window(gap_at)
+        result[f"{key}_by_step"] = _per_window(belief_at)
+        result["driver"] = "teacher" if teacher_drives else "student"
     return result
+
+
+def _per_window(values: list[tuple[int, float]], window: int = 10) -> list[float]:
+    """Means of (step, value) pairs over steps 0..window-1, window..2 window-1, ... (all episodes)."""
+    if not values:
+        return []
+    steps = np.array([t for t, _ in values]) // window
+    data = np.array([v for _, v in values])
+    return [
+        round(float(data[steps == w].mean()), 4) for w in range(int(steps.max()) + 1) if (steps == w).any()
+    ]
 
 
 @torch.no_grad()
@@ -192,6 +227,12 @@ def main(argv: list[str] | None = None) -> None:
         help="with --bundle: also measure the action gap to this teacher run and the belief error",
     )
     parser.add_argument(
+        "--teacher-drives",
+        action="store_true",
+        help="with --compare-teacher: the teacher acts and the student only filters, measuring the gap and "
+        "belief error on the teacher's states (success and return are the teacher's)",
+    )
+    parser.add_argument(
         "--on-dataset",
         type=Path,
         help="with --bundle and --compare-teacher: compare on the last --episodes recorded episodes "
@@ -203,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     if args.compare_teacher is not None and args.bundle is None:
         parser.error("--compare-teacher needs --bundle (it measures a student against its teacher)")
+    if args.teacher_drives and args.compare_teacher is None:
+        parser.error("--teacher-drives needs --bundle and --compare-teacher")
     if args.on_dataset is not None:
         if args.bundle is None or args.compare_teacher is None:
             parser.error("--on-dataset needs --bundle and --compare-teacher")
@@ -222,8 +265,8 @@ def main(argv: list[str] | None = None) -> None:
 
             teacher = load_teacher(args.compare_teacher)[0]
         result = evaluate_bundle(args.bundle, args.episodes, args.split, args.backend, args.seed, progress=True,
-                                 teacher=teacher)  # fmt: skip
-        result.update(method="twist", source=str(args.bundle))
+                                 teacher=teacher, teacher_drives=args.teacher_drives)  # fmt: skip
+        result.update(method="teacher_drives" if args.teacher_drives else "twist", source=str(args.bundle))
     elif args.baseline is not None:
         from .baselines.train import evaluate_agent, load_baseline
 
