@@ -84,7 +84,6 @@ class MixedDriver:
         self.teacher.generator.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.carry = None
-        self.teacher_steps = self.steps = 0
 
     def __call__(self, obs: dict) -> np.ndarray:
         action = self.student.step(obs["image"])
@@ -94,9 +93,7 @@ class MixedDriver:
             if self.rng.random() < self.beta:
                 action = teacher_action[0].cpu().numpy().astype(np.float32)
                 self.student.executed(action)
-                self.teacher_steps += 1
             self.carry = (post, torch.as_tensor(action, device=self.teacher.device)[None])
-        self.steps += 1
         return action
 
 
