@@ -64,8 +64,10 @@ from .stats import wilson_interval
 
 RAW_FIELDS = ("method", "task", "seed", "episode", "return", "success")
 # TWIST students are policy bundles; the two ablations of the paper's Fig. 6 are bundles too,
-# distilled with `twist-distill --no-imagine` and `--no-action-noise`.
-STUDENT_METHODS = ("twist", "twist_no_imagine", "twist_no_noise")
+# distilled with `twist-distill --no-imagine` and `--no-action-noise`. "twist_dagger" is this
+# project's addition, not the paper's: a TWIST student distilled further on episodes it drove
+# itself (`twist-teacher-rollouts --driver`, DAgger), reported beside TWIST, never as TWIST.
+STUDENT_METHODS = ("twist", "twist_no_imagine", "twist_no_noise", "twist_dagger")
 TWIST_METHODS = ("oracle", *STUDENT_METHODS)
 RANDOM = "random"  # the reference policy the suite evaluates itself; its runs have no path
 
