@@ -9,7 +9,10 @@
 # trained teacher (BLOCK_ROLLOUTS=700 / DMC_ROLLOUTS=100 episodes, 0 for none), the TWIST
 # student distilled from both and exported as a bundle, and Dreamer w/ DR trained for the teacher's env
 # steps. On block push, the two distillation ablations of Fig. 6 (--no-imagine,
-# --no-action-noise) from the same teacher. Then the held-out evaluation suite (EPISODES
+# --no-action-noise) from the same teacher. On the block tasks, TWIST + DAgger (this project's
+# addition, not the paper's; docs/models.md): DAGGER_ROUNDS (2) rounds in which the latest student
+# drives DAGGER_EPISODES (400) episodes (twist-teacher-rollouts --driver) and a student starting
+# from its weights is distilled on everything so far. Then the held-out evaluation suite (EPISODES
 # episodes per run, evaluation-mode DR) and the report (tables, Fig. 2 intervals, curves).
 # Every step resumes: rerunning the command continues where it stopped.
 set -euo pipefail
@@ -62,6 +65,22 @@ train_task() {  # task seed [extra teacher/baseline args...]
     twist-export --teacher "$t" --student "$OUT/${method}_${task}_s$seed" --out "$OUT/bundle_${method}_${task}_s$seed"
     add_run "$method" "$task" "$seed" "$OUT/bundle_${method}_${task}_s$seed"
   done
+  if [ "${DAGGER:-0}" -gt 0 ]; then
+    local previous="$OUT/twist_${task}_s$seed" driver="$OUT/bundle_twist_${task}_s$seed" round dagger
+    for round in $(seq 1 "$DAGGER"); do
+      echo "[reproduce] $task seed $seed: TWIST + DAgger round $round"
+      twist-teacher-rollouts --teacher "$t" --driver "$driver" --episodes "${DAGGER_EPISODES:-400}" \
+        --seed "$round" --out "${t}_dagger$round"
+      data+=(--data "${t}_dagger$round")
+      dagger="$OUT/twist_dagger_${task}_s${seed}_r$round"
+      twist-distill --teacher "$t" --preset "$PRESET" --seed "$seed" --out "$dagger" "${data[@]}" \
+        --init-from "$previous"
+      driver="$OUT/bundle_twist_dagger_${task}_s${seed}_r$round"
+      twist-export --teacher "$t" --student "$dagger" --out "$driver"
+      previous=$dagger
+    done
+    add_run twist_dagger "$task" "$seed" "$driver"
+  fi
   echo "[reproduce] $task seed $seed: Dreamer w/ DR for the teacher's $steps env steps"
   # The teacher's own count last: it overrides the --env-steps of the task's extra arguments
   # (the teacher ends on an episode boundary, past DMC_STEPS, and may have been continued).
@@ -72,7 +91,7 @@ train_task() {  # task seed [extra teacher/baseline args...]
 
 for seed in $SEEDS; do
   for task in $BLOCK_TASKS; do
-    ROLLOUT_EPISODES=${BLOCK_ROLLOUTS:-700} train_task "$task" "$seed"  # 105K steps
+    DAGGER=${DAGGER_ROUNDS:-2} ROLLOUT_EPISODES=${BLOCK_ROLLOUTS:-700} train_task "$task" "$seed"  # 105K steps
   done
   for task in $DMC_TASKS; do
     # Distracting Control has no scripted expert: the paper's from-scratch prefill.
@@ -87,10 +106,14 @@ if [ "${SHIP:-0}" = 1 ]; then
   for task in $BLOCK_TASKS; do
     dest="bundles/$task"
     rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/training"
-    cp -r "$OUT/bundle_twist_${task}_s0/." "$dest.tmp/"
+    student="$OUT/twist_${task}_s0" bundle="$OUT/bundle_twist_${task}_s0"
+    if [ "${DAGGER_ROUNDS:-2}" -gt 0 ]; then  # the shipped students are the last DAgger round's
+      student="$OUT/twist_dagger_${task}_s0_r${DAGGER_ROUNDS:-2}" bundle="$OUT/bundle_twist_dagger_${task}_s0_r${DAGGER_ROUNDS:-2}"
+    fi
+    cp -r "$bundle/." "$dest.tmp/"
     cp "$OUT/teacher_${task}_s0/run.yaml" "$dest.tmp/training/teacher_run.yaml"
     cp "$OUT/teacher_${task}_s0/eval.jsonl" "$dest.tmp/training/teacher_eval.jsonl"
-    cp "$OUT/twist_${task}_s0/run.yaml" "$dest.tmp/training/student_run.yaml"
+    cp "$student/run.yaml" "$dest.tmp/training/student_run.yaml"
     twist-eval --bundle "$dest.tmp" --split heldout --episodes "$EPISODES" --json "$dest.tmp/training/heldout_eval.json"
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
   done

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _reproduce(out: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     env.update(PRESET="debug", SEEDS="0", EPISODES="1", OUT=str(out), BLOCK_TASKS="block_push",
-               DMC_TASKS="cartpole_balance", DMC_STEPS="200", BLOCK_ROLLOUTS="1", DMC_ROLLOUTS="1")  # fmt: skip
+               DMC_TASKS="cartpole_balance", DMC_STEPS="200", BLOCK_ROLLOUTS="1", DMC_ROLLOUTS="1",
+               DAGGER_ROUNDS="1", DAGGER_EPISODES="1")  # fmt: skip
     env.pop("SHIP", None)  # never replace the shipped bundles from a test
     return subprocess.run(["bash", "scripts/reproduce.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=900)  # fmt: skip
@@ -31,7 +32,7 @@ def test_reproduce_trains_every_method_and_writes_the_report(tmp_path):
     listed = {(r["method"], r["task"]) for r in suite["runs"]}
     assert listed == {
         ("oracle", "block_push"), ("twist", "block_push"), ("twist_no_imagine", "block_push"),
-        ("twist_no_noise", "block_push"), ("dreamer_dr", "block_push"),
+        ("twist_no_noise", "block_push"), ("twist_dagger", "block_push"), ("dreamer_dr", "block_push"),
         ("oracle", "cartpole_balance"), ("twist", "cartpole_balance"), ("dreamer_dr", "cartpole_balance"),
     }  # fmt: skip
     for run in suite["runs"]:
@@ -51,6 +52,7 @@ def test_reproduce_trains_every_method_and_writes_the_report(tmp_path):
         "TWIST",
         "TWIST w/o imagined distillation",
         "TWIST w/o action noise",
+        "TWIST + DAgger (not in the paper)",
         "Dreamer w/ DR",
         "Random",
     ):
