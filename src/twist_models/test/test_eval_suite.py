@@ -132,6 +132,16 @@ def test_aggregates_use_the_tasks_every_method_ran_and_its_seeds_on_all_of_them(
     matrices, tasks = normalised_score_matrices([r for r in rows if r["method"] != "y"])
     assert tasks == ["block_push", "cup_catch"] and "z" not in matrices
     np.testing.assert_allclose(matrices["oracle"], [[1.0, 4 / 3]])  # seed 0, the one on both tasks
+    # W ran push only and Y cup only: no task is common to all, so the method with the fewest tasks
+    # (then by name: W) is left out of the aggregate and named; it keeps its per-task score.
+    with_w = rows + _rows({("w", "block_push", 0): [5.0]})
+    matrices, tasks = normalised_score_matrices(with_w)
+    assert tasks == ["cup_catch"] and "w" not in matrices and "y" in matrices
+    from twist_models.eval_suite import summarise
+
+    summary = summarise(with_w, reps=50)
+    assert summary["normalised"]["left_out"] == ["w"]
+    assert summary["normalised"]["per_task"]["w"] == {"block_push": {"mean": 0.5, "seeds": 1}}
 
 
 def test_wilson_interval_by_hand():

@@ -341,15 +341,16 @@ def normalised_score_matrices(
     tasks are those every method ran (so every method is aggregated over the same tasks), and a
     method's runs are its seeds present on all of them, in sorted order (rliable's stratified
     bootstrap resamples runs within each task). A method whose seeds differ from task to task, with
-    none in common, is left out; nothing is zero-filled.
+    none in common, is left out; nothing is zero-filled. Where no task is common to all, the
+    methods that ran the fewest tasks are left out of the aggregate, one at a time, until one is
+    (`aggregate_tasks`; e.g. a method run on one task only).
     """
     scores = run_scores(rows)
     ref, base = _references(scores, reference, baseline)
-    methods = {m: per_task for m, per_task in scores.items() if set(per_task) & set(ref)}
-    tasks = sorted(set(ref).intersection(*(set(per_task) for per_task in methods.values())))
-    if not tasks:
-        ran = {m: sorted(set(per_task) & set(ref)) for m, per_task in methods.items()}
-        raise ValueError(f"no task that every method ran, to aggregate over: {ran}")
+    tasks, left_out = aggregate_tasks(scores, ref)
+    methods = {
+        m: per_task for m, per_task in scores.items() if set(per_task) & set(ref) and m not in left_out
+    }
     out = {}
     for method, per_task in methods.items():
         seeds = sorted(set.intersection(*(set(per_task[task]) for task in tasks)))
@@ -361,6 +362,21 @@ def normalised_score_matrices(
         ]
         out[method] = np.stack(columns, axis=1)
     return out, tasks
+
+
+def aggregate_tasks(scores: dict, ref: dict) -> tuple[list[str], list[str]]:
+    """(tasks, methods left out): the tasks of `ref` that every method ran; where there is none,
+    the method that ran the fewest of them (then by name) is left out, until there is one."""
+    ran = {m: set(per_task) & set(ref) for m, per_task in scores.items() if set(per_task) & set(ref)}
+    left_out: list[str] = []
+    while True:
+        kept = [m for m in ran if m not in left_out]
+        tasks = sorted(set(ref).intersection(*(ran[m] for m in kept)))
+        if tasks:
+            return tasks, left_out
+        if len(kept) <= 1:
+            raise ValueError(f"no task that every method ran, to aggregate over: {ran}")
+        left_out.append(min(kept, key=lambda m: (len(ran[m]), m)))
 
 
 def interval_estimates(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) -> dict[str, dict]:
@@ -410,7 +426,10 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
         except ValueError as err:
             summary["normalised_skipped"] = str(err)
             return summary
-        summary["normalised"] = {"tasks": tasks, "scores": {m: v.tolist() for m, v in matrices.items()},
+        scores = run_scores(rows)
+        left_out = aggregate_tasks(scores, _references(scores, "oracle", RANDOM)[0])[1]
+        summary["normalised"] = {"tasks": tasks, "left_out": left_out,
+                                 "scores": {m: v.tolist() for m, v in matrices.items()},
                                  "intervals": interval_estimates(matrices, reps, seed),
                                  "per_task": normalised_per_task(rows)}  # fmt: skip
     return summary

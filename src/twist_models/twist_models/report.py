@@ -431,6 +431,8 @@ def build_tables(summary: dict, compute: list[dict], seeds: list[list[str]] | No
                            "(number of seeds)", ["Method"] + n_tasks, cells))  # fmt: skip
         title = (f"Normalised score aggregated over {', '.join(norm['tasks'])}, the tasks every method ran "
                  "[95% bootstrap CI]")  # fmt: skip
+        if norm.get("left_out"):
+            title += f" (left out, for want of those tasks: {', '.join(_label(m) for m in norm['left_out'])})"
         tables.append((title, ["Method"] + metrics, rows))
     if compute:
         rows = [[_label(c["method"]), c["task"], str(c["seed"]), _fmt(c["env_steps"]), _fmt(c["updates"]),
