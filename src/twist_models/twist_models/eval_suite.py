@@ -345,6 +345,12 @@ def normalised_score_matrices(
     methods that ran the fewest tasks are left out of the aggregate, one at a time, until one is
     (`aggregate_tasks`; e.g. a method run on one task only).
     """
+    out, tasks, _ = _normalised(rows, reference, baseline)
+    return out, tasks
+
+
+def _normalised(rows: list[dict], reference: str = "oracle", baseline: str = RANDOM):
+    """normalised_score_matrices, and the methods left out of the aggregate (`aggregate_tasks`)."""
     scores = run_scores(rows)
     ref, base = _references(scores, reference, baseline)
     tasks, left_out = aggregate_tasks(scores, ref)
@@ -361,7 +367,7 @@ def normalised_score_matrices(
             for task in tasks
         ]
         out[method] = np.stack(columns, axis=1)
-    return out, tasks
+    return out, tasks, left_out
 
 
 def aggregate_tasks(scores: dict, ref: dict) -> tuple[list[str], list[str]]:
@@ -422,12 +428,10 @@ def summarise(rows: list[dict], reps: int = 2000, seed: int = 0) -> dict:
         # Without a random reference (or with an Oracle no better than it) the reason is stored
         # instead of aggregates that would mislead.
         try:
-            matrices, tasks = normalised_score_matrices(rows)
+            matrices, tasks, left_out = _normalised(rows)
         except ValueError as err:
             summary["normalised_skipped"] = str(err)
             return summary
-        scores = run_scores(rows)
-        left_out = aggregate_tasks(scores, _references(scores, "oracle", RANDOM)[0])[1]
         summary["normalised"] = {"tasks": tasks, "left_out": left_out,
                                  "scores": {m: v.tolist() for m, v in matrices.items()},
                                  "intervals": interval_estimates(matrices, reps, seed),

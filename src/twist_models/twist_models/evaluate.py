@@ -107,8 +107,8 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     policy = StudentPolicy.load(bundle, device=device)
     env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
-    gaps, zero_gaps, belief_err, carry, step = [], [], [], [None], [0]
-    gap_at, belief_at = [], []  # (step index, value)
+    zero_gaps, carry, step = [], [None], [0]
+    gap_at, belief_at = [], []  # (step index within the episode, value) per step
     layout = policy.spec.state_layout
     positions = [n for n in ("ee_pos", "cube_pos") if n in layout]
 
@@ -123,17 +123,14 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
             state = torch.as_tensor(obs["state"], device=teacher.device)[None]
             teacher_action, (post, _) = teacher.act(state, carry[0], explore=False)
             teacher_action = teacher_action[0].cpu().numpy().astype(np.float32)
-            gaps.append(float(np.abs(action - teacher_action).mean()))
-            gap_at.append((step[0], gaps[-1]))
+            gap_at.append((step[0], float(np.abs(action - teacher_action).mean())))
             zero_gaps.append(float(np.abs(teacher_action).mean()))
             belief = policy.belief()
             names = positions or list(layout)
             err = [belief[n] - obs["state"][layout[n][0] : layout[n][1]] for n in names]
-            if positions:
-                belief_err.extend(float(np.linalg.norm(e)) for e in err)
-            else:
-                belief_err.append(float(np.linalg.norm(np.concatenate(err))))
-            belief_at.append((step[0], float(np.mean([np.linalg.norm(e) for e in err]))))
+            # Positions: the mean of the end effector's and the cube's errors; else the whole state's.
+            norms = [np.linalg.norm(e) for e in err] if positions else [np.linalg.norm(np.concatenate(err))]
+            belief_at.append((step[0], float(np.mean(norms))))
             if teacher_drives:
                 action = teacher_action
                 policy.executed(action)
@@ -149,10 +146,10 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
         env.close()
     result["task"] = policy.spec.task
     if teacher is not None:
-        result["action_gap_to_teacher"] = float(np.mean(gaps))
+        result["action_gap_to_teacher"] = float(np.mean([v for _, v in gap_at]))
         result["action_gap_of_zero_action"] = float(np.mean(zero_gaps))  # the gap's scale
         key = "belief_error_m" if positions else "belief_error"
-        result[key] = float(np.mean(belief_err))
+        result[key] = float(np.mean([v for _, v in belief_at]))
         result["action_gap_by_step"] = _per_window(gap_at)
         result[f"{key}_by_step"] = _per_window(belief_at)
         result["driver"] = "teacher" if teacher_drives else "student"

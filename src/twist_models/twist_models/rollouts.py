@@ -79,9 +79,8 @@ class MixedDriver:
         self.student, self.teacher, self.beta = student, teacher, beta
         self.reset(0)
 
-    def reset(self, seed: int) -> None:
+    def reset(self, seed: int) -> None:  # the caller seeds the teacher's generator per episode
         self.student.reset()
-        self.teacher.generator.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.carry = None
 
