@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from twist_models.bundle import export, read_bundle
+from twist_models.checkpoint import student_lineage
 from twist_models.config import load_preset
 from twist_models.distill import distil
 from twist_models.evaluate import main as eval_main
@@ -118,8 +119,31 @@ def test_distillation_init_from_starts_at_another_students_weights(teacher_run, 
     for key, value in weights.items():  # one update at lr 1e-12 leaves the copied weights in place
         assert torch.allclose(ckpt["distiller"]["student"][key], value, atol=1e-9), key
     assert yaml.safe_load((second / "run.yaml").read_text())["init_from"] == str(first.resolve())
+    # The lineage (for the report's compute) holds the source's updates and wall-clock at the start.
+    first_wall = torch.load(first / "checkpoint.pt", weights_only=False)["wall_s"]
+    lineage = [{"run": str(first.resolve()), "updates": 2, "wall_s": round(first_wall, 1)}]
+    assert yaml.safe_load((second / "run.yaml").read_text())["init_lineage"] == lineage
     distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), second, progress=False)  # resume
-    assert yaml.safe_load((second / "run.yaml").read_text())["init_from"] == str(first.resolve())
+    second_meta = yaml.safe_load((second / "run.yaml").read_text())
+    assert second_meta["init_from"] == str(first.resolve()) and second_meta["init_lineage"] == lineage
+    # A third generation inherits both; it stays recorded when the ancestors are gone.
+    third = tmp_path / "third_gen"
+    distil(
+        teacher_run, load_preset("debug", {"distill": {"steps": 1}}), third, progress=False, init_from=second
+    )
+    expected = [
+        {"run": str(second.resolve()), "updates": 2, "wall_s": round(second_meta["wall_s"], 1)},
+        *lineage,
+    ]
+    assert student_lineage(third) == expected
+    shutil.rmtree(first)
+    shutil.rmtree(second)
+    assert student_lineage(third) == expected
+    # A run from before lineages were recorded: followed through init_from while the runs exist.
+    meta = yaml.safe_load((third / "run.yaml").read_text())
+    meta.pop("init_lineage")
+    (third / "run.yaml").write_text(yaml.safe_dump(meta))
+    assert student_lineage(third) == [{"run": str(second.resolve()), "updates": None, "wall_s": None}]
     with pytest.raises(ValueError, match="no student checkpoint"):
         distil(teacher_run, load_preset("debug"), tmp_path / "third", progress=False, init_from=tmp_path)
 
@@ -143,6 +167,7 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     spec, _ = read_bundle(bundle)
     assert spec.task == "block_push" and spec.action_dim == 3 and spec.provenance["teacher_env_steps"] == 300
     assert spec.provenance["student_data"] == [] and spec.provenance["student_data_steps"] == 300
+    assert spec.provenance["student_init_lineage"] == []  # distilled from scratch
     policy = StudentPolicy.load(bundle)
     assert policy.step(ep["image"][0]).shape == (3,)
 

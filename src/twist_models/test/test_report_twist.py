@@ -137,6 +137,26 @@ def test_shipped_bundle_compute_from_its_training_copies(tmp_path):
     )
     (bundle / "training" / "student_run.yaml").write_text(yaml.safe_dump({"updates": 4500, "wall_s": 9000.0}))
     assert compute_used(run)["wall_s"] == pytest.approx(17300.0)
+    # A student started from others (--init-from, e.g. DAgger rounds): their updates and wall-clock
+    # count too, from the lineage the bundle's provenance records.
+    meta["provenance"]["student_init_lineage"] = [
+        {"run": "/gone/round1", "updates": 5000, "wall_s": 2400.0},
+        {"run": "/gone/plain", "updates": 25500, "wall_s": 12000.0},
+    ]
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    used = compute_used(run)
+    assert used["updates"] == "10501 + 35000 (4500 + 30500 inherited)"
+    assert used["wall_s"] == pytest.approx(8300.0 + 9000.0 + 2400.0 + 12000.0)
+    meta["provenance"]["student_init_lineage"][1] = {"run": "/gone/plain", "updates": None, "wall_s": None}
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    used = compute_used(run)
+    assert (used["updates"], used["wall_s"]) == ("10501 + 4500 + ? inherited", None)
+    # A bundle from before lineages were recorded: an init_from alone means an unknown ancestor.
+    del meta["provenance"]["student_init_lineage"]
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    (bundle / "training" / "student_run.yaml").write_text(
+        yaml.safe_dump({"updates": 4500, "wall_s": 9000.0, "init_from": "/gone/round1"}))  # fmt: skip
+    assert compute_used(run)["updates"] == "10501 + 4500 + ? inherited"
 
 
 def test_runs_trained_on_after_the_export_are_not_the_bundles(tmp_path):

@@ -123,6 +123,28 @@ def read_run(run_dir: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def student_lineage(dist_dir: Path) -> list[dict]:
+    """The students a distillation run started from (--init-from), nearest first: one
+    {"run", "updates", "wall_s"} each, so a student's compute includes its ancestors' updates.
+
+    A run records this list when it starts (run.yaml `init_lineage`); for runs from before that,
+    or an ancestor not yet recorded, the chain is followed through each run.yaml's `init_from`
+    while those runs exist, taking each ancestor's updates as its run.yaml has them now. An ancestor that no longer exists ends the list with
+    {"run": PATH, "updates": None, "wall_s": None}: its compute is not known.
+    """
+    lineage: list[dict] = []
+    meta = read_run(dist_dir)
+    while meta.get("init_from"):
+        if meta.get("init_lineage") is not None:
+            return lineage + list(meta["init_lineage"])
+        source = Path(meta["init_from"])
+        if not (source / "run.yaml").is_file():
+            return lineage + [{"run": str(source), "updates": None, "wall_s": None}]
+        meta = read_run(source)
+        lineage.append({"run": str(source), "updates": meta.get("updates"), "wall_s": meta.get("wall_s")})
+    return lineage
+
+
 def load_teacher(run_dir: Path, device: torch.device | str = "cpu") -> tuple[Dreamer, dict, Preset]:
     """The teacher Dreamer of a run, with its latest checkpoint; (agent, run.yaml, preset)."""
     meta = read_run(run_dir)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from .checkpoint import StopRequest, atomic_torch_save, load_teacher, read_run, write_yaml
+from .checkpoint import StopRequest, atomic_torch_save, load_teacher, read_run, student_lineage, write_yaml
 from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
 from .progress import IntervalMeans, progress_bar
@@ -65,6 +65,7 @@ def distil(
     data = [Path(d).resolve() for d in data or []]
     rng = np.random.default_rng([preset.seed, 2])
     updates, wall_offset = 0, 0.0
+    init_lineage: list[dict] = []
     ckpt_path = out / "checkpoint.pt"
     teacher_updates = int(meta.get("updates", -1))  # meta is the teacher's run.yaml
     if ckpt_path.is_file():
@@ -79,6 +80,7 @@ def distil(
                 f"that teacher is at {teacher_updates} now (trained further?): use a new --out"
             )
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
+        init_lineage = student_lineage(out)  # as recorded at the start (or followed, for older runs)
         recorded = [Path(d) for d in previous.get("data") or []]
         if data and data != recorded:
             raise ValueError(
@@ -95,13 +97,18 @@ def distil(
         source = Path(init_from) / "checkpoint.pt"
         if not source.is_file():
             raise ValueError(f"--init-from {init_from}: no student checkpoint there ({source})")
-        weights = torch.load(source, map_location=device, weights_only=False)["distiller"]["student"]
+        source_state = torch.load(source, map_location=device, weights_only=False)
         try:
-            student.load_state_dict(weights)
+            student.load_state_dict(source_state["distiller"]["student"])
         except RuntimeError as exc:
             raise ValueError(
                 f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
             ) from exc
+        # The source's updates and wall-clock as of its checkpoint (its run.yaml may move on later).
+        source_wall = source_state.get("wall_s")  # checkpoints before wall-clock was kept: unknown
+        init_lineage = [{"run": str(init_from), "updates": int(source_state["updates"]),
+                         "wall_s": None if source_wall is None else round(float(source_wall), 1)},
+                        *student_lineage(init_from)]  # fmt: skip
     own = Path(teacher_dir) / "dataset"
     datasets = [EpisodeDataset(own)] if (own / "manifest.json").is_file() else []
     if not datasets and not data:
@@ -116,7 +123,8 @@ def distil(
                 "action_dim": meta["action_dim"], "state_dim": meta["state_dim"],
                 "dataset_steps": sum(d.num_steps for d in datasets), "data": [str(d) for d in data],
                 "preset": run_preset.to_dict(),
-                "init_from": str(init_from) if init_from else None}  # fmt: skip
+                "init_from": str(init_from) if init_from else None,
+                "init_lineage": init_lineage}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .checkpoint import atomic_write_bytes  # noqa: E402
+from .checkpoint import atomic_write_bytes, student_lineage  # noqa: E402
 from .eval_suite import STUDENT_METHODS, read_raw, run_scores, summarise  # noqa: E402
 
 METHOD_ORDER = ("oracle", "twist", "twist_dagger", "twist_no_imagine", "twist_no_noise", "dreamer_dr",
@@ -177,6 +177,7 @@ def compute_used(run: dict) -> dict:
             student_meta = _read_meta(student) if student is not None else {}
             curve = distillation_curve(student) if student is not None else None
             distil_wall = float(curve["wall_s"][-1]) if curve is not None else _recorded_wall(student_meta)
+            lineage = student_lineage(student) if student is not None else []
         else:
             teacher_meta = _read_yaml(shipped / "teacher_run.yaml")
             if not teacher_meta:
@@ -184,13 +185,33 @@ def compute_used(run: dict) -> dict:
             own = _own_compute(teacher_meta, None)
             student_meta = _read_yaml(shipped / "student_run.yaml")
             distil_wall = _recorded_wall(student_meta)
-        info.update(env_steps=own["env_steps"], device=own["device"],
-                    updates=f"{_fmt(own['updates'])} + {_fmt(student_meta.get('updates'))}",
-                    wall_s=own["wall_s"] + distil_wall
-                    if own["wall_s"] is not None and distil_wall is not None else None)  # fmt: skip
+            provenance = _read_yaml(path / "bundle.yaml").get("provenance") or {}
+            lineage = provenance.get("student_init_lineage")
+            if lineage is None:  # bundles exported before lineages were recorded
+                lineage = student_meta.get("init_lineage") or (
+                    [{"run": student_meta["init_from"], "updates": None, "wall_s": None}]
+                    if student_meta.get("init_from") else [])  # fmt: skip
+        updates, wall = _with_lineage(student_meta.get("updates"), distil_wall, lineage)
+        info.update(env_steps=own["env_steps"], device=own["device"], updates=f"{_fmt(own['updates'])} + {updates}",
+                    wall_s=own["wall_s"] + wall if own["wall_s"] is not None and wall is not None else None)  # fmt: skip
         return info
     info.update(_own_compute(_read_meta(path), learning_curve(path)))
     return info
+
+
+def _with_lineage(updates, wall_s: float | None, lineage: list[dict]) -> tuple[str, float | None]:
+    """A student's distillation updates (as text) and wall-clock, its --init-from ancestors'
+    included: "35355 (4740 + 30615 inherited)"; "4740 + ? inherited" where an ancestor's compute
+    is not known (its wall-clock is then None)."""
+    if not lineage:
+        return _fmt(updates), wall_s
+    known = [a for a in lineage if a.get("updates") is not None]
+    walls = [a.get("wall_s") for a in lineage]
+    wall = wall_s + sum(walls) if wall_s is not None and None not in walls else None
+    if updates is None or len(known) < len(lineage):
+        return f"{_fmt(updates)} + ? inherited", None
+    inherited = sum(int(a["updates"]) for a in lineage)
+    return f"{int(updates) + inherited} ({int(updates)} + {inherited} inherited)", wall
 
 
 def _read_yaml(path: Path) -> dict:
