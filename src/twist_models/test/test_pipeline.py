@@ -458,3 +458,24 @@ def test_student_driven_rollouts_dagger(teacher_run, tmp_path):
     result = distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "dagger",
                     progress=False, data=[driven, mixed])  # fmt: skip
     assert result["updates"] == 1
+
+
+def test_teacher_state_noise_benchmark(teacher_run):
+    """benchmarks/teacher_state_noise.py: at error 0 the shifted copy is the teacher itself (gap 0,
+    and driving it gives the Oracle's own episodes); a shifted state moves the actions."""
+    import importlib.util
+
+    from twist_models.checkpoint import load_teacher
+    from twist_models.evaluate import evaluate_teacher
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "teacher_state_noise.py"
+    spec = importlib.util.spec_from_file_location("teacher_state_noise", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.state_noise_gaps(teacher_run, [0.0, 0.05], episodes=2, shifted_drives=True)
+    exact, shifted = out["errors"]["0.0"], out["errors"]["0.05"]
+    assert out["task"] == "block_push" and out["driver"] == "shifted"
+    assert exact["action_gap"] == 0.0 and shifted["action_gap"] > 0.0 and exact["steps"] > 10
+    oracle = evaluate_teacher(load_teacher(teacher_run)[0], "block_push", 2, seed=1_000_000)
+    assert exact["mean_return"] == pytest.approx(oracle["mean_return"])
+    assert exact["success_rate"] == oracle["success_rate"]
