@@ -12,7 +12,8 @@ The teacher drives on the true state (deterministic actions, held-out split, eva
 DR). Beside it, a second copy of its filter sees the same states with the end effector's and the
 cube's positions shifted by a fixed offset of norm `error` metres per episode, each in its own
 random direction (a belief that is off, as a student's is, rather than noisy), and filters the
-executed actions. Per error, over all steps:
+executed actions. With --same-direction both move alike: only where the scene is, not where the
+cube is relative to the gripper, is wrong (as a misjudged camera pose would make it). Per error, over all steps:
   action_gap          mean |a(shifted state) - a(true state)|, the student metric's counterpart
   action_gap_of_zero_action
                       mean |a(true state)|, the gap a zero action would have
@@ -37,7 +38,8 @@ POSITIONS = ("ee_pos", "cube_pos")
 
 
 def state_noise_gaps(run: Path, errors: list[float], episodes: int = 10, split: str = "heldout",
-                     seed: int = 1_000_000, shifted_drives: bool = False) -> dict:  # fmt: skip
+                     seed: int = 1_000_000, shifted_drives: bool = False, same_direction: bool = False
+                     ) -> dict:  # fmt: skip
     from twist_sim import make_env
 
     agent, meta, _ = load_teacher(run)
@@ -48,15 +50,17 @@ def state_noise_gaps(run: Path, errors: list[float], episodes: int = 10, split: 
     env = make_env(meta["task"], split=split, dr_mode="eval", render_image=False)
     rng = np.random.default_rng(seed)
     result = {"teacher": str(run), "task": meta["task"], "episodes": episodes, "split": split,
-              "driver": "shifted" if shifted_drives else "true", "errors": {}}  # fmt: skip
+              "driver": "shifted" if shifted_drives else "true", "same_direction": same_direction,
+              "errors": {}}  # fmt: skip
     try:
         for error in errors:
             gaps, zero, successes, returns = [], [], [], []
             for i in range(episodes):
                 obs, _ = env.reset(seed=seed + i)
                 offset = np.zeros_like(np.asarray(obs["state"], dtype=np.float32))
+                direction = rng.normal(size=3)
                 for name in POSITIONS:
-                    direction = rng.normal(size=3)
+                    direction = direction if same_direction else rng.normal(size=3)
                     lo, hi = layout[name]
                     offset[lo:hi] = error * direction / np.linalg.norm(direction)
                 true_carry = shifted_carry = None
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--split", default="heldout")
     parser.add_argument("--shifted-drives", action="store_true", help="the copy on the shifted state acts")
+    parser.add_argument("--same-direction", action="store_true",
+                        help="shift the end effector and the cube alike (their relative position stays exact)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     if args.episodes < 1 or any(e < 0 for e in args.errors):
