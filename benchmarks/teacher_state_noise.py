@@ -110,7 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.episodes < 1 or any(e < 0 for e in args.errors):
         parser.error("--episodes must be >= 1 and every --errors value >= 0")
     result = state_noise_gaps(
-        args.teacher, args.errors, args.episodes, args.split, shifted_drives=args.shifted_drives
+        args.teacher,
+        args.errors,
+        args.episodes,
+        args.split,
+        shifted_drives=args.shifted_drives,
+        same_direction=args.same_direction,
     )
     text = json.dumps(result, indent=2)
     if args.json:
