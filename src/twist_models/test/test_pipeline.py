@@ -178,6 +178,8 @@ def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     assert result["method"] == "twist" and result["split"] == "heldout"
     assert 0.0 <= result["success_rate"] <= 1.0 and len(result["returns"]) == 1 and result["mean_return"] < 0
     assert 0.0 <= result["action_gap_to_teacher"] <= 2.0 and result["belief_error_m"] > 0
+    # The cube relative to the gripper: at most the sum of the two errors, whose mean is belief_error_m.
+    assert 0.0 < result["belief_error_relative_m"] <= 2 * result["belief_error_m"] + 1e-9
     assert 0.0 < result["action_gap_of_zero_action"] <= 1.0
 
     # On recorded episodes of D (the last one here): the same two figures, teacher-forced.

@@ -87,7 +87,9 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     of the belief (teacher decoder on the student latent): in metres
     over the end effector and cube positions for the manipulation tasks ("belief_error_m"), and
     as the Euclidean error of the whole state for tasks without positions ("belief_error",
-    e.g. Distracting Control proprioception). Both also per 10 steps of the episode
+    e.g. Distracting Control proprioception); for the block tasks also the error of the cube's
+    position relative to the end effector ("belief_error_relative_m", what the teachers turn on:
+    benchmarks/teacher_state_noise.py). Both also per 10 steps of the episode
     ("..._by_step": the mean over episodes of steps 0-9, 10-19, ...): how the gap grows along an
     episode where errors compound.
 
@@ -108,7 +110,7 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
     env = make_env(policy.spec.task, backend=backend, split=split, dr_mode="eval",
                    image_size=policy.spec.image_size, render_image=True)  # fmt: skip
     zero_gaps, carry, step = [], [None], [0]
-    gap_at, belief_at = [], []  # (step index within the episode, value) per step
+    gap_at, belief_at, relative_at = [], [], []  # (step index within the episode, value) per step
     layout = policy.spec.state_layout
     positions = [n for n in ("ee_pos", "cube_pos") if n in layout]
 
@@ -131,6 +133,8 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
             # Positions: the mean of the end effector's and the cube's errors; else the whole state's.
             norms = [np.linalg.norm(e) for e in err] if positions else [np.linalg.norm(np.concatenate(err))]
             belief_at.append((step[0], float(np.mean(norms))))
+            if positions == ["ee_pos", "cube_pos"]:  # where the cube is relative to the gripper
+                relative_at.append((step[0], float(np.linalg.norm(err[1] - err[0]))))
             if teacher_drives:
                 action = teacher_action
                 policy.executed(action)
@@ -152,6 +156,8 @@ def evaluate_bundle(bundle: Path, episodes: int, split: str = "heldout", backend
         result[key] = float(np.mean([v for _, v in belief_at]))
         result["action_gap_by_step"] = _per_window(gap_at)
         result[f"{key}_by_step"] = _per_window(belief_at)
+        if relative_at:
+            result["belief_error_relative_m"] = float(np.mean([v for _, v in relative_at]))
         result["driver"] = "teacher" if teacher_drives else "student"
     return result
 
