@@ -279,6 +279,18 @@ def test_teacher_rollouts_resume_and_feed_the_student(teacher_run, tmp_path):
                data=[resumed])  # fmt: skip
     distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), out, progress=False)  # keeps --data
     assert yaml.safe_load((out / "run.yaml").read_text())["data"] == [str(straight.resolve())]
+    # More --data after the recorded ones: added on resume (a DAgger round on the same optimiser).
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 3}}), out, progress=False,
+           data=[straight, resumed])  # fmt: skip
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert meta["data"] == [str(straight.resolve()), str(resumed.resolve())] and meta["updates"] == 3
+    assert meta["data_added"] == [{"updates": 2, "data": [str(resumed.resolve())]}]
+    assert meta["dataset_steps"] == EpisodeDataset(teacher_run / "dataset").num_steps + 2 * a.num_steps
+    adam = torch.load(out / "checkpoint.pt", weights_only=False)["distiller"]["opt"]["state"]
+    assert {int(v["step"]) for v in adam.values()} == {3}  # Adam went on (a fresh one would be at 1)
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 4}}), out, progress=False)  # keeps all
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert len(meta["data"]) == 2 and len(meta["data_added"]) == 1 and meta["updates"] == 4
 
 
 def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):

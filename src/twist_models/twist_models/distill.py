@@ -7,7 +7,9 @@ The student gets the teacher's model sizes (h and z must match for the teacher's
 run on its latent); `--preset` supplies the distillation settings. It trains on the teacher
 run's dataset D (sequences of length L with state and DR image). Killing and rerunning the
 same command resumes from DIST/checkpoint.pt; `--max-minutes M` checkpoints and stops after M
-minutes of this invocation, so a time-boxed session loses no update.
+minutes of this invocation, so a time-boxed session loses no update. Resuming with more `--data`
+after the recorded ones adds those datasets and keeps the optimiser (a DAgger round that goes on
+with the same run; run.yaml `data_added` says from which update).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def distil(
     """Train (or resume) a student in `out` against the frozen teacher of `teacher_dir`.
 
     data: more datasets of the same teacher (twist-teacher-rollouts), sampled together with the
-    teacher run's D. A resumed run keeps the datasets it started with.
+    teacher run's D. A resumed run keeps the datasets it started with; `data` that begins with those
+    adds the rest (the optimiser, RNG and update count go on).
 
     init_from: another student run whose weights start this one (not its optimiser, RNG or update
     count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume.
@@ -66,6 +69,7 @@ def distil(
     rng = np.random.default_rng([preset.seed, 2])
     updates, wall_offset = 0, 0.0
     init_lineage: list[dict] = []
+    data_added: list[dict] = []  # datasets added on a resume: {"updates": at, "data": [...]}
     ckpt_path = out / "checkpoint.pt"
     teacher_updates = int(meta.get("updates", -1))  # meta is the teacher's run.yaml
     if ckpt_path.is_file():
@@ -82,15 +86,22 @@ def distil(
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
         init_lineage = student_lineage(out)  # as recorded at the start (or followed, for older runs)
         recorded = [Path(d) for d in previous.get("data") or []]
-        if data and data != recorded:
+        if data and data[: len(recorded)] != recorded:
             raise ValueError(
-                f"{out} was started with --data {[str(d) for d in recorded]}; resume it with those"
+                f"{out} was started with --data {[str(d) for d in recorded]}; resume it with those "
+                "(more --data after them add datasets, e.g. a DAgger round's)"
             )
-        data = recorded
+        added = data[len(recorded) :] if data else []
+        data = recorded + added
+        data_added = list(previous.get("data_added") or [])
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
         updates = ckpt["updates"]
+        if added:  # the optimiser and the update count go on; the sampler draws from all datasets
+            data_added.append({"updates": int(updates), "data": [str(d) for d in added]})
+            print(f"[distil] resuming at update {updates} with {len(added)} more dataset(s): "
+                  f"{', '.join(map(str, added))}", file=sys.stderr, flush=True)  # fmt: skip
         wall_offset = float(ckpt.get("wall_s", 0.0))  # checkpoints before wall-clock was kept: 0
     elif init_from is not None:
         init_from = Path(init_from).resolve()
@@ -124,7 +135,7 @@ def distil(
                 "dataset_steps": sum(d.num_steps for d in datasets), "data": [str(d) for d in data],
                 "preset": run_preset.to_dict(),
                 "init_from": str(init_from) if init_from else None,
-                "init_lineage": init_lineage}  # fmt: skip
+                "init_lineage": init_lineage, "data_added": data_added}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
@@ -208,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         "--data",
         type=Path,
         action="append",
-        help="more data of this teacher (twist-teacher-rollouts, twist-render-replay); repeatable",
+        help="more data of this teacher (twist-teacher-rollouts, twist-render-replay); repeatable. A resumed "
+        "run takes the ones it started with, in order, and any after them as added datasets",
     )
     parser.add_argument(
         "--max-minutes",
