@@ -12,7 +12,8 @@ The teacher drives on the true state (deterministic actions, held-out split, eva
 DR). Beside it, a second copy of its filter sees the same states with the end effector's and the
 cube's positions shifted by a fixed offset of norm `error` metres per episode, each in its own
 random direction (a belief that is off, as a student's is, rather than noisy), and filters the
-executed actions. With --same-direction both move alike: only where the scene is, not where the
+executed actions. Only the two positions move; entries derived from them (the cube-goal distance,
+the grasp flag) keep their true values. With --same-direction both move alike: only where the scene is, not where the
 cube is relative to the gripper, is wrong (as a misjudged camera pose would make it). Per error, over all steps:
   action_gap          mean |a(shifted state) - a(true state)|, the student metric's counterpart
   action_gap_of_zero_action
@@ -74,10 +75,7 @@ def state_noise_gaps(run: Path, errors: list[float], episodes: int = 10, split: 
                     gaps.append(float((shifted - action).abs().mean()))
                     zero.append(float(action.abs().mean()))
                     executed = shifted if shifted_drives else action
-                    true_carry, shifted_carry = (
-                        (post, executed),
-                        (shifted_post, executed),
-                    )  # both filter what ran
+                    true_carry, shifted_carry = (post, executed), (shifted_post, executed)  # both filter it
                     obs, reward, terminated, truncated, info = env.step(executed[0].numpy())
                     total += float(reward)
                     done = terminated or truncated

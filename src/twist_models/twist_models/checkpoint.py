@@ -129,8 +129,9 @@ def student_lineage(dist_dir: Path) -> list[dict]:
 
     A run records this list when it starts (run.yaml `init_lineage`); for runs from before that,
     or an ancestor not yet recorded, the chain is followed through each run.yaml's `init_from`
-    while those runs exist, taking each ancestor's updates as its run.yaml has them now. An ancestor that no longer exists ends the list with
-    {"run": PATH, "updates": None, "wall_s": None}: its compute is not known.
+    while those runs exist, taking each ancestor's updates as its run.yaml has them now. An
+    ancestor that no longer exists ends the list with {"run": PATH, "updates": None, "wall_s":
+    None}: its compute is not known.
     """
     lineage: list[dict] = []
     meta = read_run(dist_dir)
