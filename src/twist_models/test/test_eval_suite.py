@@ -83,6 +83,19 @@ def test_oracle_normalised_matrix_and_iqm_by_hand():
     # X's smallest and largest normalised run scores [0.375, 0.7].
     assert 0.375 - 1e-9 <= est["x"]["IQM"]["low"] and est["x"]["IQM"]["high"] <= 0.7 + 1e-9
     assert interval_estimates(matrices, reps=300, seed=0) == est
+    # Reproducible whatever numpy's global generator holds (rliable resamples from it), and that
+    # generator is left as it was.
+    rng = np.random.default_rng(1)
+    wide = {"a": rng.normal(size=(10, 3)), "b": rng.normal(size=(10, 3))}
+    np.random.seed(7)
+    first = interval_estimates(wide, reps=200, seed=0)
+    after = np.random.random()
+    np.random.seed(123)
+    assert interval_estimates(wide, reps=200, seed=0) == first
+    np.random.seed(7)
+    interval_estimates(wide, reps=200, seed=0)
+    assert np.random.random() == after
+    assert interval_estimates(wide, reps=200, seed=1) != first
 
 
 def test_negative_returns_keep_the_ranking():
@@ -110,16 +123,18 @@ def test_normalising_needs_the_oracle_and_the_random_reference():
 
 def test_aggregates_use_the_tasks_every_method_ran_and_its_seeds_on_all_of_them():
     # Oracle: push 10 (seed 0), cup 100 / 60 / 80 (seeds 0, 1, 2: mean 80); random: push 0, cup 20.
-    # Y ran cup only (seeds 0, 1), so the aggregate is over cup alone; Z's seeds differ per task.
+    # U, V and Y ran cup only; Z ran both, its seeds differ per task. Six methods on cup alone
+    # (6 results) against three on both tasks (6): the tie keeps every method, over cup alone.
     rows = _rows({
         ("random", "block_push", 0): [0.0], ("random", "cup_catch", 0): [20.0],
         ("oracle", "block_push", 0): [10.0], ("oracle", "cup_catch", 0): [100.0],
         ("oracle", "cup_catch", 1): [60.0], ("oracle", "cup_catch", 2): [80.0],
         ("y", "cup_catch", 0): [50.0], ("y", "cup_catch", 1): [20.0],
         ("z", "block_push", 0): [5.0], ("z", "cup_catch", 1): [50.0],
+        ("u", "cup_catch", 0): [20.0], ("v", "cup_catch", 0): [80.0],
     })  # fmt: skip
     matrices, tasks = normalised_score_matrices(rows)
-    assert tasks == ["cup_catch"]
+    assert tasks == ["cup_catch"] and {"u", "v", "y"} <= set(matrices)
     # (s - 20) / (80 - 20): the reference is the Oracle's mean over its three seeds.
     np.testing.assert_allclose(matrices["oracle"], [[4 / 3], [2 / 3], [1.0]])
     np.testing.assert_allclose(matrices["y"], [[0.5], [0.0]])
@@ -128,20 +143,34 @@ def test_aggregates_use_the_tasks_every_method_ran_and_its_seeds_on_all_of_them(
     assert per_task["z"] == {"block_push": {"mean": 0.5, "seeds": 1}, "cup_catch": {"mean": 0.5, "seeds": 1}}
     assert per_task["oracle"]["cup_catch"] == pytest.approx({"mean": 1.0, "seeds": 3})
     assert "block_push" not in per_task["y"]
-    # With Y gone both tasks are common; Z's seeds (0 on push, 1 on cup) share none: left out.
-    matrices, tasks = normalised_score_matrices([r for r in rows if r["method"] != "y"])
-    assert tasks == ["block_push", "cup_catch"] and "z" not in matrices
+    # Without U and V: four methods on cup (4 results) or, leaving Y out, three on both (6). Y is
+    # left out and named; Z's seeds (0 on push, 1 on cup) share none: not in the aggregate either.
+    rows = [r for r in rows if r["method"] not in ("u", "v")]
+    matrices, tasks = normalised_score_matrices(rows)
+    assert tasks == ["block_push", "cup_catch"] and "z" not in matrices and "y" not in matrices
     np.testing.assert_allclose(matrices["oracle"], [[1.0, 4 / 3]])  # seed 0, the one on both tasks
-    # W ran push only and Y cup only: no task is common to all, so the method with the fewest tasks
-    # (then by name: W) is left out of the aggregate and named; it keeps its per-task score.
-    with_w = rows + _rows({("w", "block_push", 0): [5.0]})
-    matrices, tasks = normalised_score_matrices(with_w)
-    assert tasks == ["cup_catch"] and "w" not in matrices and "y" in matrices
     from twist_models.eval_suite import summarise
 
+    summary = summarise(rows, reps=50)
+    assert summary["normalised"]["left_out"] == ["y"]
+    assert summary["normalised"]["per_task"]["y"] == {
+        "cup_catch": {"mean": 0.5 * 0.5 + 0.0 * 0.5, "seeds": 2}
+    }
+    # W ran push only and Y cup only: no task is common to all; leaving W out (fewest tasks, then
+    # by name) gives cup alone (4 results), leaving Y out too both tasks (6). Both are named.
+    with_w = rows + _rows({("w", "block_push", 0): [5.0]})
+    matrices, tasks = normalised_score_matrices(with_w)
+    assert tasks == ["block_push", "cup_catch"] and "w" not in matrices and "y" not in matrices
     summary = summarise(with_w, reps=50)
-    assert summary["normalised"]["left_out"] == ["w"]
+    assert summary["normalised"]["left_out"] == ["w", "y"]
     assert summary["normalised"]["per_task"]["w"] == {"block_push": {"mean": 0.5, "seeds": 1}}
+    # The reference methods are never left out, even where they would be the fewest.
+    from twist_models.eval_suite import aggregate_tasks
+
+    ref = {"block_push": 1.0, "cup_catch": 1.0}
+    scores = {"oracle": {"block_push": {}, "cup_catch": {}}, "random": {"cup_catch": {}},
+              "a": {"block_push": {}, "cup_catch": {}}}  # fmt: skip
+    assert aggregate_tasks(scores, ref, keep=("oracle", "random")) == (["cup_catch"], [])
 
 
 def test_wilson_interval_by_hand():
@@ -328,10 +357,14 @@ def test_a_student_run_with_its_teacher_is_exported_once_and_evaluated_as_a_bund
     assert len(rows) == 1 and rows[0]["return"] > 0
     # The report finds both runs through the exported bundle's provenance.
     teacher_meta = yaml.safe_load((teacher / "run.yaml").read_text())
-    student_updates = yaml.safe_load((student / "run.yaml").read_text())["updates"]
+    student_meta = yaml.safe_load((student / "run.yaml").read_text())
     used = compute_used({"method": "twist", "task": "cartpole_balance", "seed": 0, "path": str(bundle)})
     assert used["env_steps"] == teacher_meta["env_steps"]
-    assert used["updates"] == f"{teacher_meta['updates']} + {student_updates}"
+    # This student started from another run's weights (--init-from) that was not kept: its
+    # updates are not known, and the row says so.
+    assert student_meta["init_from"] and not Path(student_meta["init_from"]).exists()
+    assert used["updates"] == f"{teacher_meta['updates']} + {student_meta['updates']} + ? inherited"
+    assert used["wall_s"] is None
     # Resume: the bundle is kept as it is.
     stamp = (bundle / "bundle.yaml").stat().st_mtime_ns
     assert export_students(runs, out)[0].path == str(bundle)

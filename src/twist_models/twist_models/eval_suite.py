@@ -338,12 +338,12 @@ def normalised_score_matrices(
     reference and baseline are the mean run scores of the two reference methods (Oracle and
     random policy) over all their seeds on each task the reference ran. Unlike score / reference
     this keeps the ranking when returns are negative (block push's distance-shaped reward). The
-    tasks are those every method ran (so every method is aggregated over the same tasks), and a
-    method's runs are its seeds present on all of them, in sorted order (rliable's stratified
-    bootstrap resamples runs within each task). A method whose seeds differ from task to task, with
-    none in common, is left out; nothing is zero-filled. Where no task is common to all, the
-    methods that ran the fewest tasks are left out of the aggregate, one at a time, until one is
-    (`aggregate_tasks`; e.g. a method run on one task only).
+    tasks are those every aggregated method ran (so every method is aggregated over the same
+    tasks), and a method's runs are its seeds present on all of them, in sorted order (rliable's
+    stratified bootstrap resamples runs within each task). A method whose seeds differ from task
+    to task, with none in common, is left out; nothing is zero-filled. Methods that ran fewer
+    tasks than the rest are left out of the aggregate where that lets it cover more (method, task)
+    results (`aggregate_tasks`; e.g. a method run on one task only).
     """
     out, tasks, _ = _normalised(rows, reference, baseline)
     return out, tasks
@@ -353,7 +353,7 @@ def _normalised(rows: list[dict], reference: str = "oracle", baseline: str = RAN
     """normalised_score_matrices, and the methods left out of the aggregate (`aggregate_tasks`)."""
     scores = run_scores(rows)
     ref, base = _references(scores, reference, baseline)
-    tasks, left_out = aggregate_tasks(scores, ref)
+    tasks, left_out = aggregate_tasks(scores, ref, keep=(reference, baseline))
     methods = {
         m: per_task for m, per_task in scores.items() if set(per_task) & set(ref) and m not in left_out
     }
@@ -370,19 +370,29 @@ def _normalised(rows: list[dict], reference: str = "oracle", baseline: str = RAN
     return out, tasks, left_out
 
 
-def aggregate_tasks(scores: dict, ref: dict) -> tuple[list[str], list[str]]:
-    """(tasks, methods left out): the tasks of `ref` that every method ran; where there is none,
-    the method that ran the fewest of them (then by name) is left out, until there is one."""
+def aggregate_tasks(scores: dict, ref: dict, keep: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """(tasks, methods left out): the tasks of `ref` that every method kept ran.
+
+    The aggregate covers as many (method, task) results as it can: starting from all methods,
+    the method that ran the fewest of the tasks (then by name; never one of `keep`, the
+    reference methods) is left out, one at a time, and of these candidates the one with the most
+    methods x common tasks is taken (ties: the fewer left out). A method run on one task beside
+    methods run on four is left out, and the aggregate is over the four."""
     ran = {m: set(per_task) & set(ref) for m, per_task in scores.items() if set(per_task) & set(ref)}
     left_out: list[str] = []
+    best: tuple[int, list[str], list[str]] | None = None
     while True:
         kept = [m for m in ran if m not in left_out]
         tasks = sorted(set(ref).intersection(*(ran[m] for m in kept)))
-        if tasks:
-            return tasks, left_out
-        if len(kept) <= 1:
-            raise ValueError(f"no task that every method ran, to aggregate over: {ran}")
-        left_out.append(min(kept, key=lambda m: (len(ran[m]), m)))
+        if tasks and (best is None or len(kept) * len(tasks) > best[0]):
+            best = (len(kept) * len(tasks), tasks, list(left_out))
+        candidates = [m for m in kept if m not in keep]
+        if len(kept) <= 1 or not candidates:
+            break
+        left_out.append(min(candidates, key=lambda m: (len(ran[m]), m)))
+    if best is None:
+        raise ValueError(f"no task that every method ran, to aggregate over: {ran}")
+    return best[1], best[2]
 
 
 def interval_estimates(matrices: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) -> dict[str, dict]:
@@ -398,12 +408,19 @@ def interval_estimates(matrices: dict[str, np.ndarray], reps: int = 2000, seed: 
     def aggregate(x: np.ndarray) -> np.ndarray:
         return np.array([metrics.aggregate_iqm(x), metrics.aggregate_median(x), metrics.aggregate_mean(x)])
 
-    # rliable 1.2 passes a legacy RandomState on to arch, which warns about it on every call;
-    # seeding it is what makes the intervals reproducible, so the warning is silenced here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        point, interval = rly.get_interval_estimates(matrices, aggregate, reps=reps,
-                                                     random_state=np.random.RandomState(seed))  # fmt: skip
+    # rliable 1.2 passes a legacy RandomState on to arch, which warns about it on every call, but
+    # its StratifiedBootstrap.update_indices draws the resamples from numpy's global generator
+    # (np.random.choice), not from that state: the intervals are reproducible only with the global
+    # generator seeded, so it is seeded here and put back afterwards.
+    global_state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            point, interval = rly.get_interval_estimates(matrices, aggregate, reps=reps,
+                                                         random_state=np.random.RandomState(seed))  # fmt: skip
+    finally:
+        np.random.set_state(global_state)
     return {
         method: {
             name: {
