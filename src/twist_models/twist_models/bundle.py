@@ -197,14 +197,14 @@ def _git_commit() -> str:
 
 def export(teacher_dir: Path, student_dir: Path, out: Path) -> Path:
     """Bundle a trained teacher run and a distilled student."""
-    from .checkpoint import load_student, load_teacher, student_lineage
+    from .checkpoint import lineage_of, load_student, load_teacher
 
     teacher, meta, preset = load_teacher(teacher_dir)
     student, dist_meta = load_student(student_dir)
     provenance = {
         "teacher_run": str(Path(teacher_dir).resolve()), "teacher_env_steps": meta.get("env_steps"),
         "student_run": str(Path(student_dir).resolve()), "student_updates": dist_meta.get("updates"),
-        "student_init_from": dist_meta.get("init_from"), "student_init_lineage": student_lineage(student_dir),
+        "student_init_from": dist_meta.get("init_from"), "student_init_lineage": lineage_of(dist_meta),
         "student_data": dist_meta.get("data") or [],
         "student_data_steps": dist_meta.get("dataset_steps"),  # D plus --data (teacher rollouts)
         "preset": preset.name, "seed": preset.seed, "git_commit": _git_commit(), "torch": str(torch.__version__),

@@ -126,6 +126,12 @@ def read_run(run_dir: Path) -> dict:
 def student_lineage(dist_dir: Path) -> list[dict]:
     """The students a distillation run started from (--init-from), nearest first: one
     {"run", "updates", "wall_s"} each, so a student's compute includes its ancestors' updates.
+    `lineage_of` on its run.yaml."""
+    return lineage_of(read_run(dist_dir))
+
+
+def lineage_of(meta: dict) -> list[dict]:
+    """`student_lineage` of a student run's run.yaml (or a copy of it, as a shipped bundle keeps).
 
     A run records this list when it starts (run.yaml `init_lineage`); for runs from before that,
     or an ancestor not yet recorded, the chain is followed through each run.yaml's `init_from`
@@ -134,7 +140,6 @@ def student_lineage(dist_dir: Path) -> list[dict]:
     None}: its compute is not known.
     """
     lineage: list[dict] = []
-    meta = read_run(dist_dir)
     while meta.get("init_from"):
         if meta.get("init_lineage") is not None:
             return lineage + list(meta["init_lineage"])

@@ -25,7 +25,15 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from .checkpoint import StopRequest, atomic_torch_save, load_teacher, read_run, student_lineage, write_yaml
+from .checkpoint import (
+    StopRequest,
+    atomic_torch_save,
+    lineage_of,
+    load_teacher,
+    read_run,
+    student_lineage,
+    write_yaml,
+)
 from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
 from .progress import IntervalMeans, progress_bar
@@ -84,7 +92,7 @@ def distil(
                 f"that teacher is at {teacher_updates} now (trained further?): use a new --out"
             )
         init_from = previous.get("init_from")  # provenance survives a resume without the flag
-        init_lineage = student_lineage(out)  # as recorded at the start (or followed, for older runs)
+        init_lineage = lineage_of(previous)  # as recorded at the start (or followed, for older runs)
         recorded = [Path(d) for d in previous.get("data") or []]
         if data and data[: len(recorded)] != recorded:
             raise ValueError(

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .checkpoint import atomic_write_bytes, student_lineage  # noqa: E402
+from .checkpoint import atomic_write_bytes, lineage_of  # noqa: E402
 from .eval_suite import STUDENT_METHODS, read_raw, run_scores, summarise  # noqa: E402
 
 METHOD_ORDER = ("oracle", "twist", "twist_dagger", "twist_no_imagine", "twist_no_noise", "dreamer_dr",
@@ -177,7 +177,7 @@ def compute_used(run: dict) -> dict:
             student_meta = _read_meta(student) if student is not None else {}
             curve = distillation_curve(student) if student is not None else None
             distil_wall = float(curve["wall_s"][-1]) if curve is not None else _recorded_wall(student_meta)
-            lineage = student_lineage(student) if student is not None else []
+            lineage = lineage_of(student_meta)
         else:
             teacher_meta = _read_yaml(shipped / "teacher_run.yaml")
             if not teacher_meta:
@@ -187,10 +187,8 @@ def compute_used(run: dict) -> dict:
             distil_wall = _recorded_wall(student_meta)
             provenance = _read_yaml(path / "bundle.yaml").get("provenance") or {}
             lineage = provenance.get("student_init_lineage")
-            if lineage is None:  # bundles exported before lineages were recorded
-                lineage = student_meta.get("init_lineage") or (
-                    [{"run": student_meta["init_from"], "updates": None, "wall_s": None}]
-                    if student_meta.get("init_from") else [])  # fmt: skip
+            if lineage is None:  # bundles exported before lineages were recorded: their run.yaml copy
+                lineage = lineage_of(student_meta)
         updates, wall = _with_lineage(student_meta.get("updates"), distil_wall, lineage)
         info.update(env_steps=own["env_steps"], device=own["device"], updates=f"{_fmt(own['updates'])} + {updates}",
                     wall_s=own["wall_s"] + wall if own["wall_s"] is not None and wall is not None else None)  # fmt: skip
