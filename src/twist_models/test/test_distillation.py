@@ -11,7 +11,15 @@ from twist_models.checkpoint import atomic_torch_save
 from twist_models.config import DistillConfig, load_preset
 from twist_models.dreamer import Dreamer, to_torch
 from twist_models.rssm import categorical_kl
-from twist_models.student import Distiller, Student, distil_loss, imagined_distil_loss, teacher_imagine
+from twist_models.student import (
+    Distiller,
+    Student,
+    belief_distil_loss,
+    distil_loss,
+    imagined_distil_loss,
+    random_conv,
+    teacher_imagine,
+)
 
 torch.set_num_threads(1)
 STATE_DIM, ACTION_DIM, B, T = 14, 3, 3, 6
@@ -33,11 +41,14 @@ def make_batch(seed: int = 0) -> dict[str, torch.Tensor]:
     return to_torch(batch, torch.device("cpu"))
 
 
-def make_pair(preset, seed=0, distill: DistillConfig | None = None):
+POSITIONS = [slice(0, 3), slice(3, 6)]  # ee_pos, cube_pos as in the block tasks' layout
+
+
+def make_pair(preset, seed=0, distill: DistillConfig | None = None, positions=None):
     torch.manual_seed(seed)
     teacher = Dreamer("state", "state", STATE_DIM, ACTION_DIM, preset.model, preset.teacher, seed=seed)
     student = Student(ACTION_DIM, preset.model)
-    return Distiller(teacher, student, distill or preset.distill, seed=seed)
+    return Distiller(teacher, student, distill or preset.distill, seed=seed, positions=positions)
 
 
 def test_categorical_kl_is_the_papers_direction_and_non_negative():
@@ -195,3 +206,78 @@ def test_resume_takes_the_configured_learning_rate(preset):
     assert [g["lr"] for g in resumed.opt.param_groups] == [faster.lr]
     moments = next(iter(d.opt.state.values()))["exp_avg"]
     assert torch.equal(next(iter(resumed.opt.state.values()))["exp_avg"], moments)
+
+
+def test_belief_term_is_the_decoded_position_error_in_cm(preset):
+    """Not in the paper: ee 1 cm off and cube 2 cm off give 1 + 4 cm^2, a 1.5 cm mean error and a
+    sqrt(5) cm error of the cube relative to the end effector (a decoder that reads h[:STATE_DIM])."""
+    d = make_pair(preset)
+    d.teacher.wm.decoder.predict = lambda feat: feat[..., :STATE_DIM]
+    t_post = d.teacher.wm.rssm.initial(2)
+    t_post["h"] = torch.randn(2, preset.model.deter)
+    s_post = {k: v.clone() for k, v in t_post.items()}
+    s_post["h"][:, 0] += 0.01  # ee x: 1 cm
+    s_post["h"][:, 4] -= 0.02  # cube y: 2 cm
+    term, metrics = belief_distil_loss(d.teacher, t_post, s_post, POSITIONS, grad=False)
+    assert term.tolist() == pytest.approx([5.0, 5.0], rel=1e-4)
+    assert metrics["belief/error_cm"].item() == pytest.approx(1.5, rel=1e-4)
+    assert metrics["belief/relative_error_cm"].item() == pytest.approx(5**0.5, rel=1e-4)
+    same, _ = belief_distil_loss(d.teacher, t_post, t_post, POSITIONS, grad=False)
+    assert same.abs().max().item() == 0.0
+
+
+def test_belief_term_only_with_its_weight_and_it_trains_the_student(preset):
+    import dataclasses
+
+    batch = make_batch()
+    paper, _, _ = make_pair(preset).loss(batch)
+    logged, metrics, _ = make_pair(preset, positions=POSITIONS).loss(batch)
+    assert logged.item() == paper.item()  # w_belief = 0: the paper's loss, the belief only logged
+    assert {"belief/term_cm2", "belief/error_cm", "belief/relative_error_cm"} <= set(metrics)
+    weighted = dataclasses.replace(preset.distill, w_belief=0.5)
+    d = make_pair(preset, distill=weighted, positions=POSITIONS)
+    loss, metrics, _ = d.loss(batch)
+    expected = paper.item() + 0.5 * metrics["belief/term_cm2"].item()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    first = metrics["belief/term_cm2"].item()
+    for _ in range(15):
+        d.update(batch)
+    assert d.loss(batch)[1]["belief/term_cm2"].item() < first
+    assert all(p.grad is None for p in d.teacher.parameters())  # the decoder stays frozen
+    with pytest.raises(ValueError, match="w_belief"):
+        make_pair(preset, distill=weighted)  # no positions in the teacher's state
+
+
+def test_random_conv_keeps_geometry_and_only_with_its_probability():
+    """Not in the paper: a mid-grey frame with one bright pixel changes only within that pixel's
+    3 x 3 neighbourhood (the geometry stays); p = 0 leaves every frame, p = 1 changes every one."""
+    image = torch.full((2, 3, 16, 16, 3), 128, dtype=torch.uint8)
+    image[..., 5, 9, :] = 255
+    same = random_conv(image, 0.0, torch.Generator().manual_seed(0))
+    assert same.dtype == torch.float32 and torch.equal(same, image.float())
+    out = random_conv(image, 1.0, torch.Generator().manual_seed(0))
+    assert out.shape == image.shape and out.min() >= 0 and out.max() <= 255
+    changed = (out - 127.5).abs() > 4.0  # mid-grey maps to itself (to within 128 / 255 - 0.5)
+    rows, cols = torch.nonzero(changed.any(-1).any(0).any(0), as_tuple=True)
+    assert rows.numel() > 0 and set(rows.tolist()) <= {4, 5, 6} and set(cols.tolist()) <= {8, 9, 10}
+    per_frame = (out != image.float()).flatten(2).any(-1)
+    assert per_frame.all()
+    assert torch.equal(out, random_conv(image, 1.0, torch.Generator().manual_seed(0)))
+    frames = torch.randint(
+        0, 256, (40, 1, 8, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
+    half = random_conv(frames, 0.5, torch.Generator().manual_seed(2))
+    kept = (half == frames.float()).flatten(1).all(-1).float().mean().item()
+    assert 0.2 < kept < 0.8
+
+
+def test_augment_changes_only_the_students_input(preset):
+    import dataclasses
+
+    batch = make_batch()
+    paper, paper_metrics, _ = make_pair(preset).loss(batch)
+    augmented = dataclasses.replace(preset.distill, augment_p=1.0)
+    loss, metrics, _ = make_pair(preset, distill=augmented).loss(batch)
+    assert loss.item() != paper.item() and metrics["distil/h"].item() != paper_metrics["distil/h"].item()
+    with pytest.raises(ValueError, match="augment_p"):
+        DistillConfig(augment_p=1.5)

@@ -291,6 +291,14 @@ def test_teacher_rollouts_resume_and_feed_the_student(teacher_run, tmp_path):
     distil(teacher_run, load_preset("debug", {"distill": {"steps": 4}}), out, progress=False)  # keeps all
     meta = yaml.safe_load((out / "run.yaml").read_text())
     assert len(meta["data"]) == 2 and len(meta["data_added"]) == 1 and meta["updates"] == 4
+    assert meta["distill_changed"] == []  # only `steps` changed so far
+    # Other settings on a resume (a term switched on part-way) are recorded with the update count.
+    distil(
+        teacher_run, load_preset("debug", {"distill": {"steps": 5, "augment_p": 0.5}}), out, progress=False
+    )
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert meta["distill_changed"] == [{"updates": 4, "distill": {"augment_p": 0.5}}]
+    assert meta["preset"]["distill"]["augment_p"] == 0.5 and meta["updates"] == 5
 
 
 def test_distill_refuses_data_of_another_teacher(teacher_run, tmp_path):

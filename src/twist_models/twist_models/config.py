@@ -182,6 +182,14 @@ class DistillConfig:
         (0 switches it off).
     w_h, w_prior, w_post: weights of ||h_T - h_S||^2 and the prior and posterior KL of Eq. 3.
     w_imag_h, w_imag_prior: weights of the h and prior terms of Eq. 4.
+    w_belief: weight of a belief term that is not in the paper (0 = the paper's loss): the squared
+        error in cm^2 between the positions (end effector, cube) the teacher's frozen state decoder
+        reads from the student's posterior and from its own, summed over the positions. It weights
+        the latent directions that carry where the cube is, which the teachers' actions turn on
+        (docs/models.md, nineteenth session). Block tasks only (their state has those positions).
+    augment_p: not in the paper (0 = off): the probability that a frame the student sees passes
+        through its own random 3 x 3 convolution (network randomisation, Lee et al., ICLR 2020),
+        new colours and textures at the same geometry, against the gap between the appearance splits.
     lr, grad_clip: Adam learning rate and global norm clip of the student.
     log_every, checkpoint_every: in updates; TensorBoard gets the means over each log_every updates.
     """
@@ -198,6 +206,8 @@ class DistillConfig:
     w_post: float = 1.0
     w_imag_h: float = 1.0
     w_imag_prior: float = 1.0
+    w_belief: float = 0.0
+    augment_p: float = 0.0
     lr: float = 3e-4
     grad_clip: float = 100.0
     log_every: int = 100
@@ -207,10 +217,22 @@ class DistillConfig:
         _positive(self, "steps", "batch_size", "seq_len", "horizon", "lr", "grad_clip")
         _positive(self, "log_every", "checkpoint_every")
         _non_negative(
-            self, "imag_starts", "action_noise", "w_h", "w_prior", "w_post", "w_imag_h", "w_imag_prior"
+            self,
+            "imag_starts",
+            "action_noise",
+            "w_h",
+            "w_prior",
+            "w_post",
+            "w_imag_h",
+            "w_imag_prior",
+            "w_belief",
         )
         if not isinstance(self.imagine, bool):
             raise ValueError(f"DistillConfig.imagine must be a bool, got {self.imagine!r}")
+        if not 0.0 <= self.augment_p <= 1.0:
+            raise ValueError(
+                f"DistillConfig.augment_p must be a probability in [0, 1], got {self.augment_p!r}"
+            )
 
 
 @dataclass

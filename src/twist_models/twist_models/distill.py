@@ -37,7 +37,7 @@ from .checkpoint import (
 from .config import Preset, load_preset, resolve_device, run_compute
 from .dreamer import to_torch
 from .progress import IntervalMeans, progress_bar
-from .student import Distiller, Student
+from .student import Distiller, Student, position_slices
 
 BATCH_KEYS = ("state", "image", "action", "is_first")
 
@@ -70,7 +70,8 @@ def distil(
     device = resolve_device(preset.device)
     teacher, meta, teacher_preset = load_teacher(teacher_dir, device)
     student = Student(meta["action_dim"], teacher_preset.model, seed=preset.seed)
-    distiller = Distiller(teacher, student, cfg, seed=preset.seed, device=device)
+    distiller = Distiller(teacher, student, cfg, seed=preset.seed, device=device,
+                          positions=position_slices(meta.get("state_layout") or {}))  # fmt: skip
     run_preset = Preset.from_dict({**preset.to_dict(), "model": teacher_preset.model.__dict__})
     out.mkdir(parents=True, exist_ok=True)
     data = [Path(d).resolve() for d in data or []]
@@ -78,6 +79,7 @@ def distil(
     updates, wall_offset = 0, 0.0
     init_lineage: list[dict] = []
     data_added: list[dict] = []  # datasets added on a resume: {"updates": at, "data": [...]}
+    distill_changed: list[dict] = []  # settings changed on a resume: {"updates": at, "distill": {...}}
     ckpt_path = out / "checkpoint.pt"
     teacher_updates = int(meta.get("updates", -1))  # meta is the teacher's run.yaml
     if ckpt_path.is_file():
@@ -102,6 +104,8 @@ def distil(
         added = data[len(recorded) :] if data else []
         data = recorded + added
         data_added = list(previous.get("data_added") or [])
+        distill_changed = list(previous.get("distill_changed") or [])
+        changed = _distill_changes(previous, preset)
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         distiller.load_training_state(ckpt["distiller"])
         rng.bit_generator.state = ckpt["rng"]
@@ -111,6 +115,13 @@ def distil(
             print(f"[distil] resuming at update {updates} with {len(added)} more dataset(s): "
                   f"{', '.join(map(str, added))}", file=sys.stderr, flush=True)  # fmt: skip
         wall_offset = float(ckpt.get("wall_s", 0.0))  # checkpoints before wall-clock was kept: 0
+        if changed:  # e.g. a term switched on part-way: the run's preset alone would hide when
+            distill_changed.append({"updates": int(updates), "distill": changed})
+            print(
+                f"[distil] resuming at update {updates} with other settings: {changed}",
+                file=sys.stderr,
+                flush=True,
+            )
     elif init_from is not None:
         init_from = Path(init_from).resolve()
         source = Path(init_from) / "checkpoint.pt"
@@ -143,7 +154,8 @@ def distil(
                 "dataset_steps": sum(d.num_steps for d in datasets), "data": [str(d) for d in data],
                 "preset": run_preset.to_dict(),
                 "init_from": str(init_from) if init_from else None,
-                "init_lineage": init_lineage, "data_added": data_added}  # fmt: skip
+                "init_lineage": init_lineage, "data_added": data_added,
+                "distill_changed": distill_changed}  # fmt: skip
     writer = SummaryWriter(str(out / "tb"))
     bar = progress_bar(
         total=cfg.steps, initial=updates, desc="distil", disable=not progress, dynamic_ncols=True
@@ -203,6 +215,18 @@ def _same_teacher(directory: Path, teacher_dir: Path, teacher_updates: int):
             f"not {teacher}; the student must match the teacher it is distilled from"
         )
     return dataset
+
+
+def _distill_changes(previous: dict, preset: Preset) -> dict:
+    """The distillation settings (all but `steps`, the run's target) a resume changes from those
+    its run.yaml records; settings older runs did not record compare against their default."""
+    from dataclasses import asdict
+
+    from .config import DistillConfig
+
+    before = {**asdict(DistillConfig()), **((previous.get("preset") or {}).get("distill") or {})}
+    now = asdict(preset.distill)
+    return {k: v for k, v in now.items() if k != "steps" and before.get(k) != v}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -74,12 +74,68 @@ def imagined_distil_loss(teacher_states: State, student_states: State, cfg: Dist
     return loss, {"imagine/h": h.mean(), "imagine/prior_kl": prior.mean()}
 
 
+def random_conv(image: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Not in the paper: network randomisation (Lee et al., ICLR 2020). With probability p each
+    frame of uint8 (..., H, W, 3) passes through its own random 3 x 3 convolution (Xavier-normal
+    weights mixing the colour channels and the neighbouring pixels) of the image centred on mid-grey,
+    clipped to [0, 255]: new
+    colours and textures with the geometry unchanged (zero padding, stride 1), so the cube stays
+    where it was. Returns float in [0, 255] (what the encoder divides by 255)."""
+    lead, (h, w, c) = image.shape[:-3], image.shape[-3:]
+    frames = image.reshape(-1, h, w, c).permute(0, 3, 1, 2).float()
+    centred = frames / 255.0 - 0.5
+    n = frames.shape[0]
+    std = (2.0 / (2 * 9 * c)) ** 0.5  # Xavier normal: fan_in = fan_out = 9 c
+    weight = torch.randn((n * c, c, 3, 3), generator=generator, device=frames.device) * std
+    mixed = torch.nn.functional.conv2d(centred.reshape(1, n * c, h, w), weight, padding=1, groups=n)
+    mixed = ((mixed.reshape(n, c, h, w) + 0.5) * 255.0).clamp(0.0, 255.0)
+    chosen = torch.rand((n, 1, 1, 1), generator=generator, device=frames.device) < p
+    out = torch.where(chosen, mixed, frames)
+    return out.permute(0, 2, 3, 1).reshape(*lead, h, w, c)
+
+
+POSITIONS = ("ee_pos", "cube_pos")  # what the block teachers turn on (docs/models.md)
+
+
+def position_slices(state_layout: dict) -> list[slice]:
+    """The state's end effector and cube positions (metres), as slices; [] for tasks without them."""
+    return [slice(*state_layout[name]) for name in POSITIONS if name in state_layout]
+
+
+def belief_distil_loss(teacher: Dreamer, teacher_post: State, student_post: State, positions: list[slice],
+                       grad: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """Not in the paper: the positions the teacher's frozen state decoder reads from the student's
+    posterior against those it reads from its own, (B, T) squared error in cm^2 summed over the
+    positions. Also the mean position error and, with both positions, the cube's error relative to
+    the end effector (cm), as twist-eval's belief_error_m and belief_error_relative_m measure it."""
+    decoder = teacher.wm.decoder
+    with torch.no_grad():
+        t_belief = decoder.predict(teacher.wm.rssm.feature(teacher_post))
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        s_belief = decoder.predict(teacher.wm.rssm.feature(student_post))
+        errs = [(s_belief[..., sl] - t_belief[..., sl]) * 100.0 for sl in positions]  # cm
+        term = sum(e.pow(2).sum(-1) for e in errs)
+    metrics = {"belief/term_cm2": term.mean().detach(),
+               "belief/error_cm": torch.stack([e.detach().norm(dim=-1) for e in errs]).mean()}  # fmt: skip
+    if len(errs) == 2:
+        metrics["belief/relative_error_cm"] = (errs[1] - errs[0]).detach().norm(dim=-1).mean()
+    return term, metrics
+
+
 class Distiller:
     """Trains `student` to reproduce the frozen `teacher`; owns the optimiser and the RNG."""
 
     def __init__(self, teacher: Dreamer, student: Student, cfg: DistillConfig, seed: int = 0,
-                 device: torch.device | str = "cpu"):  # fmt: skip
+                 device: torch.device | str = "cpu", positions: list[slice] | None = None):  # fmt: skip
+        """positions: slices of the teacher's state (position_slices): the belief metrics are
+        logged on them, and the belief term (cfg.w_belief > 0) trains on them."""
         self.teacher, self.student, self.cfg = teacher, student, cfg
+        self.positions = list(positions or [])
+        if cfg.w_belief > 0 and not self.positions:
+            raise ValueError(
+                f"distill.w_belief = {cfg.w_belief} needs a teacher state with {' and '.join(POSITIONS)} "
+                "(the block tasks); this teacher's state has neither"
+            )
         self.device = torch.device(device)
         teacher.requires_grad_(False).eval()
         self.student.to(self.device)
@@ -95,9 +151,18 @@ class Distiller:
         with torch.no_grad():
             t_post, t_prior = rssm_t.observe(self.teacher.wm.encoder(batch["state"]), batch["action"],
                                              batch["is_first"], noise=noise)  # fmt: skip
-        s_post, s_prior = rssm_s.observe(self.student.encoder(batch["image"]), batch["action"],
+        image = batch["image"]
+        if self.cfg.augment_p > 0:  # not in the paper; off by default, leaving the RNG stream as it was
+            image = random_conv(image, self.cfg.augment_p, self.generator)
+        s_post, s_prior = rssm_s.observe(self.student.encoder(image), batch["action"],
                                          batch["is_first"], noise=noise)  # fmt: skip
         loss, metrics = distil_loss(t_post, t_prior, s_post, s_prior, self.cfg)
+        if self.positions:  # logged always; a term of the loss only with w_belief > 0
+            term, belief_metrics = belief_distil_loss(self.teacher, t_post, s_post, self.positions,
+                                                      grad=self.cfg.w_belief > 0)  # fmt: skip
+            metrics.update(belief_metrics)
+            if self.cfg.w_belief > 0:
+                loss = loss + self.cfg.w_belief * term.mean()
         extras: dict[str, torch.Tensor] = {}
         if self.cfg.imagine:
             # The same random starts for both: the teacher's and the student's state at (b, t).
