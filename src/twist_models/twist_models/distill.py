@@ -9,7 +9,8 @@ run's dataset D (sequences of length L with state and DR image). Killing and rer
 same command resumes from DIST/checkpoint.pt; `--max-minutes M` checkpoints and stops after M
 minutes of this invocation, so a time-boxed session loses no update. Resuming with more `--data`
 after the recorded ones adds those datasets and keeps the optimiser (a DAgger round that goes on
-with the same run; run.yaml `data_added` says from which update).
+with the same run; run.yaml `data_added` says from which update); resuming with other
+distillation settings (e.g. a term switched on) records them in run.yaml `distill_changed`.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def distil(
             print(f"[distil] resuming at update {updates} with {len(added)} more dataset(s): "
                   f"{', '.join(map(str, added))}", file=sys.stderr, flush=True)  # fmt: skip
         wall_offset = float(ckpt.get("wall_s", 0.0))  # checkpoints before wall-clock was kept: 0
-        if changed:  # e.g. a term switched on part-way: the run's preset alone would hide when
+        if changed:  # e.g. a term switched on part-way: run.yaml's preset holds only the latest
             distill_changed.append({"updates": int(updates), "distill": changed})
             print(
                 f"[distil] resuming at update {updates} with other settings: {changed}",

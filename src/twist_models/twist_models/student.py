@@ -77,10 +77,10 @@ def imagined_distil_loss(teacher_states: State, student_states: State, cfg: Dist
 def random_conv(image: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
     """Not in the paper: network randomisation (Lee et al., ICLR 2020). With probability p each
     frame of uint8 (..., H, W, 3) passes through its own random 3 x 3 convolution (Xavier-normal
-    weights mixing the colour channels and the neighbouring pixels) of the image centred on mid-grey,
-    clipped to [0, 255]: new
-    colours and textures with the geometry unchanged (zero padding, stride 1), so the cube stays
-    where it was. Returns float in [0, 255] (what the encoder divides by 255)."""
+    weights mixing the colour channels and the neighbouring pixels) of the image centred on
+    mid-grey, clipped to [0, 255]: new colours and textures with the geometry unchanged (zero
+    padding, stride 1), so the cube stays where it was. Returns float in [0, 255] (what the
+    encoder divides by 255)."""
     lead, (h, w, c) = image.shape[:-3], image.shape[-3:]
     frames = image.reshape(-1, h, w, c).permute(0, 3, 1, 2).float()
     centred = frames / 255.0 - 0.5
