@@ -169,3 +169,40 @@ def test_twist_eval_measures_a_baseline_run_on_the_chosen_episodes(tmp_path, cap
     with pytest.raises(SystemExit):
         eval_main(["--baseline", str(out), "--compare-teacher", str(out)])
     assert "--compare-teacher needs --bundle" in capsys.readouterr().err
+
+
+def test_sigterm_ends_the_episode_in_hand_checkpoints_and_the_run_continues(tmp_path, monkeypatch):
+    """`kill PID` on a baseline run: it finishes the episode it is in, checkpoints at its end (long
+    before the next regular checkpoint) and returns; the same command continues to the counters of
+    a run that never stopped, and the signal handlers from before are back."""
+    import os
+    import signal
+
+    from twist_models.baselines import train as train_module
+
+    real_collect = train_module.collect_episode
+    calls = {"n": 0}
+
+    def collect(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # mid-run: the second episode
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_collect(*args, **kwargs)
+
+    preset = load_preset(
+        "debug", {"device": "cpu", "teacher": {"env_steps": 450, "checkpoint_every": 10_000}}
+    )
+    straight = train(
+        "dreamer_dr", "block_push", preset, AsymSACConfig(), tmp_path / "straight", progress=False
+    )
+    monkeypatch.setattr(train_module, "collect_episode", collect)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "killed"
+    stopped = train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False)
+    assert stopped["env_steps"] == 300 and stopped["episodes"] == 2
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["env_steps"] == 300
+    assert yaml.safe_load((out / "run.yaml").read_text())["env_steps"] == 300
+    assert signal.getsignal(signal.SIGTERM) is before
+    monkeypatch.setattr(train_module, "collect_episode", real_collect)
+    assert train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False) == straight
+    assert straight == {"env_steps": 450, "updates": 12, "episodes": 3}

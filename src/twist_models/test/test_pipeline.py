@@ -429,6 +429,41 @@ def test_distillation_stops_on_sigterm_with_the_update_in_hand_checkpointed(
         signal.signal(signal.SIGINT, previous)
 
 
+def test_teacher_stops_on_sigterm_at_the_end_of_the_episode_in_hand(tmp_path, monkeypatch):
+    """`kill PID` on a teacher run: it ends the episode it is in, checkpoints there (long before the
+    next regular checkpoint) and returns; the same command then gives the run that never stopped,
+    weights included."""
+    import os
+    import signal
+
+    from twist_models import train_teacher
+
+    real_collect = train_teacher.collect_episode
+    calls = {"n": 0}
+
+    def collect(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_collect(*args, **kwargs)
+
+    preset = load_preset("debug", {"teacher": {"env_steps": 450, "checkpoint_every": 10_000}})
+    straight = train("block_push", preset, tmp_path / "straight", progress=False)
+    monkeypatch.setattr(train_teacher, "collect_episode", collect)
+    before = signal.getsignal(signal.SIGTERM)
+    stopped = train("block_push", preset, tmp_path / "killed", progress=False)
+    assert stopped["env_steps"] == 300 and stopped["episodes"] == 2
+    assert yaml.safe_load((tmp_path / "killed" / "run.yaml").read_text())["env_steps"] == 300
+    assert signal.getsignal(signal.SIGTERM) is before
+    monkeypatch.setattr(train_teacher, "collect_episode", real_collect)
+    assert train("block_push", preset, tmp_path / "killed", progress=False) == straight
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    assert a["updates"] == b["updates"] > 0
+    for key, value in a["agent"]["agent"].items():
+        assert torch.equal(value, b["agent"]["agent"][key]), key
+
+
 def test_student_driven_rollouts_dagger(teacher_run, tmp_path):
     """twist-teacher-rollouts --driver: the student bundle acts on the images (every recorded
     action is the student's on the recorded image), --beta mixes in the teacher, the data is

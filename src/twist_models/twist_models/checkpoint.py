@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -46,6 +47,12 @@ class StopRequest:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+    def report(self, label: str, at: str, checkpoint: Path) -> None:
+        """After the loop, on stderr: which signal stopped it, where, and that it can go on."""
+        if self.requested is not None:
+            print(f"[{label}] {signal.Signals(self.requested).name}: stopped at {at}, checkpointed in "
+                  f"{checkpoint}; the same command continues", file=sys.stderr, flush=True)  # fmt: skip
 
     def _handle(self, signum, frame) -> None:
         if self.requested is None:

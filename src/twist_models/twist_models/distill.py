@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -196,9 +195,7 @@ def distil(
                 break
     bar.close()
     writer.close()
-    if stop.requested is not None:
-        print(f"[distil] {signal.Signals(stop.requested).name}: stopped at update {updates}, checkpointed in "
-              f"{ckpt_path}; the same command continues", file=sys.stderr, flush=True)  # fmt: skip
+    stop.report("distil", f"update {updates}", ckpt_path)
     return {"updates": updates, **metrics}
 
 

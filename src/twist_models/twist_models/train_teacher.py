@@ -5,9 +5,12 @@
 Every env step is rendered with training-split DR, and each finished episode (state, image,
 action, reward, ...) is written atomically to RUN/dataset through twist_sim.dataset. D is also
 the replay: on start the state/action/reward part of every complete episode is loaded into
-memory (the teacher never needs the images). Killing the process loses at most the episode
-in progress; running the same command again resumes from RUN/checkpoint.pt with the same
-update counter, optimiser state and RNG states, and the env-step counter of the episodes in D.
+memory (the teacher never needs the images). `kill PID` (SIGTERM) or Ctrl-C loses nothing: the
+run ends the episode in hand, checkpoints at its end and exits (a second signal kills it at
+once). A hard kill or crash leaves D and the last checkpoint readable; it loses the episode in
+progress and the updates since that checkpoint. Running the same command again resumes from
+RUN/checkpoint.pt with the same update counter, optimiser state and RNG states, and the env-step
+counter of the episodes in D.
 Checkpoints are written at episode ends only, so a run stopped at one (for example by
 --env-steps) and continued gives exactly the run that never stopped. A copy of a snapshot
 (twist-teacher-snapshot: the run without D's images) resumes the same way.
@@ -26,7 +29,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
-from .checkpoint import load_training_state, read_run, save_training_state, write_yaml
+from .checkpoint import StopRequest, load_training_state, read_run, save_training_state, write_yaml
 from .config import Preset, load_preset, resolve_device, run_compute, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
@@ -198,47 +201,55 @@ def train(
                 interval.write(writer, counter["step"])
 
     last_ckpt = env_steps
-    while counter["step"] < cfg.env_steps:
-        episode_index = len(replay.episodes)
-        ep = collect_episode(
-            env,
-            agent,
-            episode_seed(preset.seed, episode_index),
-            prefill_policy(spec, cfg, episode_index, counter["step"], rng),
-            on_step,
-            PreprocessSpec(size=preset.model.image_size),
-        )
-        write_episode(data_dir, ep)
-        replay.add(ep)
-        writer.add_scalar("train/return", float(ep["reward"].sum()), counter["step"])
-        writer.add_scalar("train/success", float(ep["success"][-1]), counter["step"])
-        step = counter["step"]
-        if step // cfg.eval_every > (step - len(ep["reward"]) + 1) // cfg.eval_every or step >= cfg.env_steps:
-            result = evaluate_teacher(agent, task, cfg.eval_episodes, split="train", backend=backend)
-            writer.add_scalar("eval/success_rate", result["success_rate"], step)
-            writer.add_scalar("eval/return", result["mean_return"], step)
-            with open(out / "eval.jsonl", "a") as f:
-                f.write(json.dumps({"env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
-                                    "success_rate": result["success_rate"], "return": result["mean_return"]}) + "\n")  # fmt: skip
-            bar.set_postfix(success=result["success_rate"], ret=round(result["mean_return"], 1))
-        if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps:
-            save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
-            write_yaml(
-                out / "run.yaml",
-                {
-                    **meta,
-                    "env_steps": step,
-                    "updates": counter["updates"],
-                    "wall_s": round(wall(), 1),
-                    "compute": run_compute(device, preset.threads, wall()),
-                },
+    # SIGTERM/SIGINT (stopping a background run) ends the episode in hand and checkpoints at its
+    # end, like a spent time budget: nothing is lost and the same command continues exactly.
+    with StopRequest() as stop:
+        while counter["step"] < cfg.env_steps:
+            episode_index = len(replay.episodes)
+            ep = collect_episode(
+                env,
+                agent,
+                episode_seed(preset.seed, episode_index),
+                prefill_policy(spec, cfg, episode_index, counter["step"], rng),
+                on_step,
+                PreprocessSpec(size=preset.model.image_size),
             )
-            last_ckpt = step
-            if max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes:
-                break
+            write_episode(data_dir, ep)
+            replay.add(ep)
+            writer.add_scalar("train/return", float(ep["reward"].sum()), counter["step"])
+            writer.add_scalar("train/success", float(ep["success"][-1]), counter["step"])
+            step = counter["step"]
+            if (
+                step // cfg.eval_every > (step - len(ep["reward"]) + 1) // cfg.eval_every
+                or step >= cfg.env_steps
+            ):
+                result = evaluate_teacher(agent, task, cfg.eval_episodes, split="train", backend=backend)
+                writer.add_scalar("eval/success_rate", result["success_rate"], step)
+                writer.add_scalar("eval/return", result["mean_return"], step)
+                with open(out / "eval.jsonl", "a") as f:
+                    f.write(json.dumps({"env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
+                                        "success_rate": result["success_rate"], "return": result["mean_return"]}) + "\n")  # fmt: skip
+                bar.set_postfix(success=result["success_rate"], ret=round(result["mean_return"], 1))
+            stopping = stop.requested is not None
+            if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps or stopping:
+                save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
+                write_yaml(
+                    out / "run.yaml",
+                    {
+                        **meta,
+                        "env_steps": step,
+                        "updates": counter["updates"],
+                        "wall_s": round(wall(), 1),
+                        "compute": run_compute(device, preset.threads, wall()),
+                    },
+                )
+                last_ckpt = step
+                if stopping or (max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes):
+                    break
     bar.close()
     writer.close()
     env.close()
+    stop.report("teacher", f"env step {counter['step']}", ckpt_path)
     return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
 
 

@@ -7,7 +7,8 @@ Like the teacher run: every finished episode is written atomically to RUN/replay
 twist_sim.dataset and is the replay; TensorBoard scalars go to RUN/tb; RUN/eval.jsonl gets one
 line per periodic evaluation (held-out split, evaluation-mode DR: the quantity Table I
 reports) with env steps and wall-clock; RUN/checkpoint.pt is written at episode ends, so the
-same command resumes with the same counters, optimiser and RNG states. RUN/run.yaml records
+same command resumes with the same counters, optimiser and RNG states. `kill PID` (SIGTERM) or
+Ctrl-C ends the episode in hand, checkpoints at its end and exits, losing nothing. RUN/run.yaml records
 the method, task, resolved configuration and the compute used (device, threads, wall-clock).
 
 The Dreamer baselines take their network sizes and schedule from the preset's `model` and
@@ -28,7 +29,7 @@ import torch
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
-from ..checkpoint import load_training_state, read_run, save_training_state, write_yaml
+from ..checkpoint import StopRequest, load_training_state, read_run, save_training_state, write_yaml
 from ..config import Preset, load_preset, resolve_device, run_compute
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
@@ -190,40 +191,45 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
         return wall_before + time.monotonic() - started
 
     last_ckpt = counter["step"]
-    while counter["step"] < schedule.env_steps:
-        index = len(replay.episodes)
-        prefill = prefill_policy(spec, schedule, index, counter["step"], rng)
-        ep = collect_episode(env, policy, episode_seed(preset.seed, index), prefill, on_step)
-        write_episode(replay_dir, ep)
-        replay.add(ep)
-        step = counter["step"]
-        writer.add_scalar("train/return", float(ep["reward"].sum()), step)
-        if (
-            step // schedule.eval_every > (step - len(ep["reward"]) + 1) // schedule.eval_every
-            or step >= schedule.env_steps
-        ):
-            result = evaluate_agent(agent, task, schedule.eval_episodes, image_size, backend=backend)
-            writer.add_scalar("eval/return", result["mean_return"], step)
-            if has_success(task):
-                writer.add_scalar("eval/success_rate", result["success_rate"], step)
-            line = {"env_steps": step, "updates": counter["updates"], "wall_s": round(wall_s(), 3),
-                    "return": result["mean_return"], "success_rate": result["success_rate"]}  # fmt: skip
-            with open(out / "eval.jsonl", "a") as f:
-                f.write(json.dumps(line) + "\n")
-            bar.set_postfix(ret=round(result["mean_return"], 1))
-        if step - last_ckpt >= schedule.checkpoint_every or step >= schedule.env_steps:
-            save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall_s())
-            compute = run_compute(device, preset.threads, wall_s())
-            write_yaml(
-                out / "run.yaml",
-                {**meta, "env_steps": step, "updates": counter["updates"], "compute": compute},
-            )
-            last_ckpt = step
-            if max_minutes is not None and time.monotonic() - started >= 60.0 * max_minutes:
-                break
+    # SIGTERM/SIGINT (stopping a background run) ends the episode in hand and checkpoints at its
+    # end, like a spent time budget: nothing is lost and the same command continues exactly.
+    with StopRequest() as stop:
+        while counter["step"] < schedule.env_steps:
+            index = len(replay.episodes)
+            prefill = prefill_policy(spec, schedule, index, counter["step"], rng)
+            ep = collect_episode(env, policy, episode_seed(preset.seed, index), prefill, on_step)
+            write_episode(replay_dir, ep)
+            replay.add(ep)
+            step = counter["step"]
+            writer.add_scalar("train/return", float(ep["reward"].sum()), step)
+            if (
+                step // schedule.eval_every > (step - len(ep["reward"]) + 1) // schedule.eval_every
+                or step >= schedule.env_steps
+            ):
+                result = evaluate_agent(agent, task, schedule.eval_episodes, image_size, backend=backend)
+                writer.add_scalar("eval/return", result["mean_return"], step)
+                if has_success(task):
+                    writer.add_scalar("eval/success_rate", result["success_rate"], step)
+                line = {"env_steps": step, "updates": counter["updates"], "wall_s": round(wall_s(), 3),
+                        "return": result["mean_return"], "success_rate": result["success_rate"]}  # fmt: skip
+                with open(out / "eval.jsonl", "a") as f:
+                    f.write(json.dumps(line) + "\n")
+                bar.set_postfix(ret=round(result["mean_return"], 1))
+            stopping = stop.requested is not None
+            if step - last_ckpt >= schedule.checkpoint_every or step >= schedule.env_steps or stopping:
+                save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall_s())
+                compute = run_compute(device, preset.threads, wall_s())
+                write_yaml(
+                    out / "run.yaml",
+                    {**meta, "env_steps": step, "updates": counter["updates"], "compute": compute},
+                )
+                last_ckpt = step
+                if stopping or (max_minutes is not None and time.monotonic() - started >= 60.0 * max_minutes):
+                    break
     bar.close()
     writer.close()
     env.close()
+    stop.report(method.name, f"env step {counter['step']}", ckpt_path)
     return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
 
 
