@@ -128,6 +128,27 @@ def test_training_state_of_another_device_type_loads_with_a_deterministic_reseed
         a.load_training_state({**state, "generator": torch.arange(7, dtype=torch.uint8)})
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI has none)")
+def test_training_state_saved_on_cuda_resumes_on_cuda_with_the_same_stream(tmp_path):
+    """torch.load(map_location="cuda") puts the saved RNG state on the GPU, and
+    Generator.set_state takes a CPU ByteTensor: every resume on CUDA failed until
+    restore_generator passed the CPU copy (found by benchmarks/gpu_check.sh)."""
+    p = load_preset("debug")
+    trained = Dreamer("state", "state", S, A, p.model, p.teacher, seed=0, device="cuda")
+    trained.update({k: v.cuda() for k, v in batch().items()})
+    torch.save(trained.training_state(), tmp_path / "checkpoint.pt")
+    resumed = Dreamer("state", "state", S, A, p.model, p.teacher, seed=1, device="cuda")
+    resumed.load_training_state(
+        torch.load(tmp_path / "checkpoint.pt", map_location="cuda", weights_only=True)
+    )
+    for key, value in trained.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
+    draw = {"size": (4,), "device": "cuda"}
+    assert torch.equal(
+        torch.rand(**draw, generator=resumed.generator), torch.rand(**draw, generator=trained.generator)
+    )
+
+
 def test_replay_returns_follow_the_recursion_and_cut_at_episode_starts():
     import dataclasses
 

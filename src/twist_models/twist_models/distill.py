@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         "--no-action-noise", action="store_true", help="no Gaussian noise on imagined actions"
     )
     parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--device", help="override the preset's device (cpu, cuda[:i], auto)")
     parser.add_argument(
         "--init-from",
         type=Path,
@@ -268,8 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_action_noise:
         distill["action_noise"] = 0.0
     overrides: dict = {"distill": distill}
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    for key in ("seed", "device"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     preset = load_preset(args.preset, overrides)
     counters = distil(
         args.teacher, preset, args.out, init_from=args.init_from, data=args.data, max_minutes=args.max_minutes

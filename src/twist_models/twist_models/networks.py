@@ -43,7 +43,9 @@ def restore_generator(generator: torch.Generator, state: torch.Tensor) -> None:
         digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
         generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
     else:
-        generator.set_state(state)  # anything else that does not fit still fails loudly
+        # set_state takes a CPU ByteTensor for every generator, also a CUDA one: a state loaded
+        # with map_location="cuda" is on the GPU.
+        generator.set_state(state.cpu())  # anything else that does not fit still fails loudly
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
