@@ -6,8 +6,12 @@ export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-77}"  # outside every test range (docs/de
 export PATH="$PWD/.venv/bin:$PATH"
 # tcmalloc instead of glibc malloc: glibc maps and unmaps every tensor above 32 MB, so each
 # update of an image model page-faults its activations in anew; TWIST_MALLOC=system keeps glibc.
+# awk reads ldconfig's whole listing: one that stopped at the match would end the pipe under
+# ldconfig, whose SIGPIPE (with pipefail, under the scripts' set -e) ended the sourcing script
+# silently, about 1 run in 40 with the CPU busy. TWIST_LDCONFIG: another ldconfig to ask (tests).
 if [ "${TWIST_MALLOC:-tcmalloc}" = tcmalloc ]; then
-  tcmalloc=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libtcmalloc_minimal.so.4" {print $NF; exit}')
+  tcmalloc=$({ "${TWIST_LDCONFIG:-/sbin/ldconfig}" -p 2>/dev/null || true; } \
+    | awk '$1 == "libtcmalloc_minimal.so.4" && !found {print $NF; found = 1}')
   if [ -n "$tcmalloc" ] && [[ ":${LD_PRELOAD:-}:" != *":$tcmalloc:"* ]]; then
     export LD_PRELOAD="$tcmalloc${LD_PRELOAD:+:$LD_PRELOAD}"
   fi

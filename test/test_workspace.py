@@ -127,6 +127,31 @@ def _env_sh(extra: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_env_sh_under_pipefail_survives_an_ldconfig_listing_longer_than_the_pipe(tmp_path) -> None:
+    """The scripts source env.sh under `set -euo pipefail`. Its tcmalloc lookup once stopped
+    reading ldconfig's listing at the match, so ldconfig died of SIGPIPE whenever it was still
+    writing (a busy CPU, about 1 run in 40) and the script ended silently with status 141. A fake
+    ldconfig that names tcmalloc first, then writes 4 MB more, makes that certain."""
+    fake = tmp_path / "ldconfig"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "\tlibtcmalloc_minimal.so.4 (libc6,x86-64) => /fake/libtcmalloc_minimal.so.4"\n'
+        "head -c 4000000 /dev/zero | tr '\\0' 'x' | fold -w 100\n"
+    )
+    fake.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    done = subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source scripts/env.sh; echo "sourced LD_PRELOAD=$LD_PRELOAD"'],
+        cwd=ROOT,
+        env={**base, "TWIST_LDCONFIG": str(fake), "TWIST_MKL_DISPATCH": "vendor"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert "sourced LD_PRELOAD=/fake/libtcmalloc_minimal.so.4" in done.stdout
+
+
 MKL_PROBE = (
     "python -c 'import numpy as np, torch; torch.manual_seed(0); a = torch.randn(96, 80); "
     "b = torch.randn(80, 72); err = float(np.abs((a @ b).numpy() - a.double().numpy() @ b.double().numpy()).max()); "
