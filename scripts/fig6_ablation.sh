@@ -18,6 +18,10 @@
 # (runs/fig6_<task>). Every step resumes: twist-distill continues a student from its checkpoint,
 # and a budget whose evaluations are all written (WORK/<variant>_u<updates>_heldout_eval_<seed>.json)
 # is not trained, exported or evaluated again.
+# Variants can run side by side, one VARIANTS each with the same WORK (the twenty-first session's
+# block-push run, three processes on two cores); each ends by writing the table, which refuses
+# ("evaluation seeds differ") while another variant's budget is half evaluated, so run
+# `python benchmarks/fig6_table.py WORK` once the last has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEACHER=${TEACHER:?set TEACHER to the teacher run the students are distilled from}
