@@ -113,11 +113,18 @@ def test_test_module_basenames_are_unique() -> None:
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
-def _env_sh(extra: str, **env: str) -> subprocess.CompletedProcess:
-    """Runs `extra` in bash after sourcing scripts/env.sh from the repository root."""
+def _env_sh(extra: str, strict: bool = False, **env: str) -> subprocess.CompletedProcess:
+    """Runs `extra` in bash after sourcing scripts/env.sh from the repository root; strict: as the
+    scripts source it, under `set -euo pipefail` and as a command of its own (in an && list, set -e
+    would not end the shell on a failure inside env.sh)."""
     base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    script = (
+        f"set -euo pipefail; source scripts/env.sh; {extra}"
+        if strict
+        else f"source scripts/env.sh && {extra}"
+    )
     return subprocess.run(
-        ["bash", "-c", f"source scripts/env.sh && {extra}"],
+        ["bash", "-c", script],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,
@@ -139,16 +146,13 @@ def test_env_sh_under_pipefail_survives_an_ldconfig_listing_longer_than_the_pipe
         "head -c 4000000 /dev/zero | tr '\\0' 'x' | fold -w 100\n"
     )
     fake.chmod(0o755)
-    base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    done = subprocess.run(
-        ["bash", "-c", 'set -euo pipefail; source scripts/env.sh; echo "sourced LD_PRELOAD=$LD_PRELOAD"'],
-        cwd=ROOT,
-        env={**base, "TWIST_LDCONFIG": str(fake), "TWIST_MKL_DISPATCH": "vendor"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    done = _env_sh(
+        'echo "sourced LD_PRELOAD=$LD_PRELOAD"',
+        strict=True,
+        TWIST_LDCONFIG=str(fake),
+        TWIST_MKL_DISPATCH="vendor",
+    )  # check=True: status 141 raises
+    assert done.returncode == 0
     assert "sourced LD_PRELOAD=/fake/libtcmalloc_minimal.so.4" in done.stdout
 
 
