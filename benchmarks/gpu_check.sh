@@ -11,6 +11,9 @@
 #   tb.tar             both runs' TensorBoard scalars
 #   log.txt            everything printed
 #
+# A failed step is logged and the rest still run (so one failure leaves the other figures); the
+# script then exits 1 and its last line names the failed steps.
+#
 #   OUT=runs/gpu_check DEVICE=cuda MINUTES=2 bash benchmarks/gpu_check.sh
 #
 # On the device machine (python3 with a CUDA torch, no project venv) the wheels in .whl/ (mujoco,
@@ -29,6 +32,8 @@ WORK=${WORK:-/tmp/twist_gpu_check}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 log() { echo "[gpu_check] $(date +%T) $*"; }
+failed=()
+fail() { log "$1 failed"; failed+=("$1"); }
 
 if [ -d .whl ] && [ -z "${VIRTUAL_ENV:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -65,25 +70,29 @@ for _ in range(100):
 print("render ok:", obs["image"].shape, obs["image"].dtype, "mean", float(obs["image"].mean()),
       f"{(time.perf_counter() - start) * 10:.2f} ms per env step with its image")
 EOF
-} | tee "$OUT/env.txt"
+} | tee "$OUT/env.txt" || fail "environment"
 
 for preset in $PRESETS; do
   log "bench_train --preset $preset --device $DEVICE"
   python3 benchmarks/bench_train.py --preset "$preset" --device "$DEVICE" --threads 4 --repeats "$REPEATS" \
-    > "$OUT/bench_$preset.json" || log "bench_train $preset failed"
+    > "$OUT/bench_$preset.json" || fail "bench_train $preset"
   cat "$OUT/bench_$preset.json"
 done
 
 log "teacher: block_push, cpu preset, $DEVICE, $TEACHER_MINUTES minutes (to the next checkpoint after them)"
 python3 -m twist_models.train_teacher --task block_push --preset cpu --device "$DEVICE" \
-  --out "$WORK/teacher" --max-minutes "$TEACHER_MINUTES" || log "teacher failed"
+  --out "$WORK/teacher" --max-minutes "$TEACHER_MINUTES" || fail "teacher"
 cp "$WORK/teacher/run.yaml" "$OUT/teacher_run.yaml" 2>/dev/null
 cp "$WORK/teacher/eval.jsonl" "$OUT/teacher_eval.jsonl" 2>/dev/null
 
 log "student: TWIST distillation from that teacher's D, cpu preset, $DEVICE, $MINUTES minutes"
 python3 -m twist_models.distill --teacher "$WORK/teacher" --preset cpu --device "$DEVICE" --steps 100000 \
-  --out "$WORK/student" --max-minutes "$MINUTES" || log "distillation failed"
+  --out "$WORK/student" --max-minutes "$MINUTES" || fail "distillation"
 cp "$WORK/student/run.yaml" "$OUT/student_run.yaml" 2>/dev/null
 
 tar -cf "$OUT/tb.tar" -C "$WORK" teacher/tb student/tb 2>/dev/null
+if [ ${#failed[@]} -gt 0 ]; then
+  log "done; failed: ${failed[*]}"
+  exit 1
+fi
 log "done"

@@ -6,6 +6,7 @@ import ast
 import os
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -193,3 +194,20 @@ def test_mkl_dispatch_preload_picks_isa_kernels_and_keeps_numerics() -> None:
     if not re.search(r"\bavx512f\b", cpuinfo):
         banner_off = next(line for line in off.stdout.splitlines() if line.startswith("MKL_VERBOSE oneMKL"))
         assert "enabled processors" not in banner_off, banner_off
+
+
+def test_gpu_check_exits_nonzero_and_names_the_steps_that_failed(tmp_path) -> None:
+    """benchmarks/gpu_check.sh runs every step even after one fails (a lent GPU's minutes are
+    few), then exits 1 naming the failed steps, so a caller cannot mistake a broken run for a
+    measured one. A device name torch does not know fails each training step."""
+    # VIRTUAL_ENV tells the script it is not on a bare device machine (nothing to install).
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "WORK": str(tmp_path / "work"), "DEVICE": "nodevice",
+           "PRESETS": "cpu", "REPEATS": "1", "MINUTES": "0", "VIRTUAL_ENV": str(Path(sys.prefix)),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "render ok" in log  # the environment step ran and passed
+    last = log.strip().splitlines()[-1]
+    assert last.endswith("done; failed: bench_train cpu teacher distillation"), last

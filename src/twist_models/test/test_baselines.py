@@ -135,6 +135,10 @@ def test_time_budget_stops_at_a_checkpoint_and_the_run_continues(tmp_path):
     stopped = train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False, max_minutes=0)
     assert stopped == {"env_steps": 150, "updates": 0, "episodes": 1}
     assert yaml.safe_load((out / "run.yaml").read_text())["env_steps"] == 150
+    # It continues only under its own seed (its episodes and replay sampling derive from it).
+    other_seed = load_preset("debug", {"device": "cpu", "seed": 5, "teacher": {"env_steps": 300}})
+    with pytest.raises(ValueError, match="run of seed 0; it resumes only with that seed"):
+        train("dreamer_dr", "block_push", other_seed, AsymSACConfig(), out, progress=False)
     # The same command without a budget carries it on to the end, as an uninterrupted run does.
     assert train("dreamer_dr", "block_push", preset, AsymSACConfig(), out, progress=False) == {
         "env_steps": 300,

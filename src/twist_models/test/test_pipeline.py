@@ -536,3 +536,56 @@ def test_teacher_state_noise_benchmark(teacher_run):
     oracle = evaluate_teacher(load_teacher(teacher_run)[0], "block_push", 2, seed=1_000_000)
     assert exact["mean_return"] == pytest.approx(oracle["mean_return"])
     assert exact["success_rate"] == oracle["success_rate"]
+
+
+def test_a_resume_keeps_the_runs_own_seed(tmp_path, monkeypatch):
+    """A run of seed 1 continued without --seed continues seed 1 (its episodes, its replay
+    sampling), exactly as an uninterrupted run of seed 1; a resume with another --seed is refused
+    before anything is written."""
+    from twist_models.train_teacher import main as teacher_main
+
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    common = ["--task", "block_push", "--preset", "debug", "--env-steps", "300"]
+    teacher_main([*common, "--seed", "1", "--out", str(tmp_path / "straight")])
+    teacher_main([*common, "--seed", "1", "--out", str(tmp_path / "split"), "--max-minutes", "0"])
+    assert yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())["env_steps"] == 150
+    teacher_main([*common, "--out", str(tmp_path / "split")])  # continued the way the scripts do
+    meta = yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())
+    assert meta["preset"]["seed"] == 1 and meta["env_steps"] == 300
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    assert a["updates"] == b["updates"] > 0
+    for key, value in a["agent"]["agent"].items():
+        assert torch.equal(value, b["agent"]["agent"][key]), key
+    before = (tmp_path / "split" / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match=r"run of seed 1; it resumes only with that seed \(got seed 2\)"):
+        teacher_main([*common, "--env-steps", "450", "--seed", "2", "--out", str(tmp_path / "split")])
+    assert (tmp_path / "split" / "checkpoint.pt").read_bytes() == before
+    # The library refuses it too, for callers that build their own preset.
+    with pytest.raises(ValueError, match="resumes only with that seed"):
+        train("block_push", load_preset("debug", {"seed": 0, "teacher": {"env_steps": 450}}), tmp_path / "split",
+              progress=False)  # fmt: skip
+
+
+def test_a_student_resume_keeps_its_seed(teacher_run, tmp_path):
+    from twist_models.distill import main as distill_main
+
+    out = tmp_path / "s"
+    distill_main(["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--seed", "3", "--steps", "1"])
+    distill_main(["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--steps", "2"])
+    meta = yaml.safe_load((out / "run.yaml").read_text())
+    assert meta["preset"]["seed"] == 3 and meta["updates"] == 2
+    with pytest.raises(ValueError, match="run of seed 3"):
+        distil(teacher_run, load_preset("debug", {"distill": {"steps": 3}}), out, progress=False)
+
+
+def test_run_overrides_take_the_recorded_seed_and_pass_the_device(tmp_path):
+    from twist_models.checkpoint import run_overrides, write_yaml
+
+    assert run_overrides(tmp_path / "new", None, None) == {}
+    assert run_overrides(tmp_path / "new", 4, "cuda") == {"seed": 4, "device": "cuda"}
+    write_yaml(tmp_path / "run.yaml", {"preset": {"seed": 4}})
+    assert run_overrides(tmp_path, None, "cpu") == {"seed": 4, "device": "cpu"}
+    assert run_overrides(tmp_path, 4, None) == {"seed": 4}
+    with pytest.raises(ValueError, match=f"{tmp_path} is a run of seed 4"):
+        run_overrides(tmp_path, 0, None)

@@ -130,6 +130,36 @@ def read_run(run_dir: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def run_overrides(out: Path, seed: int | None, device: str | None) -> dict:
+    """The preset overrides a training CLI's --seed and --device make, for run directory `out`.
+
+    A run resumes with its own seed: the episode seeds, the replay's sampling and the networks'
+    initialisation all derive from it, so a resume under another seed would quietly continue
+    with another run's episodes while run.yaml recorded the new seed. Without --seed a resume
+    takes the seed in the run's run.yaml; a --seed that differs from it is refused.
+    """
+    overrides: dict = {}
+    if (Path(out) / "run.yaml").is_file():
+        recorded = read_run(out).get("preset", {}).get("seed")
+        check_resume_seed(out, recorded, seed)
+        if seed is None and recorded is not None:
+            seed = int(recorded)
+    if seed is not None:
+        overrides["seed"] = seed
+    if device is not None:
+        overrides["device"] = device
+    return overrides
+
+
+def check_resume_seed(out: Path, recorded, seed: int | None) -> None:
+    """ValueError when a run recorded with seed `recorded` is resumed with another `seed`."""
+    if seed is not None and recorded is not None and int(recorded) != int(seed):
+        raise ValueError(
+            f"{out} is a run of seed {recorded}; it resumes only with that seed (got seed {seed}): "
+            f"leave out --seed to continue it, or use a new --out for seed {seed}"
+        )
+
+
 def student_lineage(dist_dir: Path) -> list[dict]:
     """The students a distillation run started from (--init-from), nearest first: one
     {"run", "updates", "wall_s"} each, so a student's compute includes its ancestors' updates.

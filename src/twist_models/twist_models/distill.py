@@ -28,9 +28,11 @@ from torch.utils.tensorboard import SummaryWriter
 from .checkpoint import (
     StopRequest,
     atomic_torch_save,
+    check_resume_seed,
     lineage_of,
     load_teacher,
     read_run,
+    run_overrides,
     student_lineage,
     write_yaml,
 )
@@ -84,6 +86,7 @@ def distil(
     teacher_updates = int(meta.get("updates", -1))  # meta is the teacher's run.yaml
     if ckpt_path.is_file():
         previous = read_run(out)
+        check_resume_seed(out, previous.get("preset", {}).get("seed"), preset.seed)
         if previous["teacher_run"] != str(Path(teacher_dir).resolve()):
             raise ValueError(f"{out} distils another teacher; use a new --out")
         # The student belongs to the teacher checkpoint it was distilled from (runs of the first
@@ -268,10 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         distill["imagine"] = False
     if args.no_action_noise:
         distill["action_noise"] = 0.0
-    overrides: dict = {"distill": distill}
-    for key in ("seed", "device"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
+    overrides: dict = {"distill": distill, **run_overrides(args.out, args.seed, args.device)}
     preset = load_preset(args.preset, overrides)
     counters = distil(
         args.teacher, preset, args.out, init_from=args.init_from, data=args.data, max_minutes=args.max_minutes

@@ -29,7 +29,15 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from twist_sim.preprocess import PreprocessSpec, preprocess_image
 
-from .checkpoint import StopRequest, load_training_state, read_run, save_training_state, write_yaml
+from .checkpoint import (
+    StopRequest,
+    check_resume_seed,
+    load_training_state,
+    read_run,
+    run_overrides,
+    save_training_state,
+    write_yaml,
+)
 from .config import Preset, load_preset, resolve_device, run_compute, task_names, task_state_norm
 from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
@@ -171,6 +179,7 @@ def train(
         old = read_run(out)
         if old["task"] != task or old["preset"]["model"] != meta["preset"]["model"]:
             raise ValueError(f"{out} holds a run of another task or model size; use a new --out")
+        check_resume_seed(out, old["preset"].get("seed"), preset.seed)
     agent = Dreamer("state", "state", spec.state_dim, spec.action_dim, preset.model, cfg, preset.seed, device)
     rng = np.random.default_rng(preset.seed)
     replay = StateReplay(np.random.default_rng([preset.seed, 1]))
@@ -270,9 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("env_steps", "expert_episodes"):
         if getattr(args, key) is not None:
             overrides.setdefault("teacher", {})[key] = getattr(args, key)
-    for key in ("seed", "device"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
+    overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.max_minutes is not None and args.max_minutes < 0:
         parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")

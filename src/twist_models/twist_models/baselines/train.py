@@ -29,7 +29,15 @@ import torch
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
-from ..checkpoint import StopRequest, load_training_state, read_run, save_training_state, write_yaml
+from ..checkpoint import (
+    StopRequest,
+    check_resume_seed,
+    load_training_state,
+    read_run,
+    run_overrides,
+    save_training_state,
+    write_yaml,
+)
 from ..config import Preset, load_preset, resolve_device, run_compute
 from ..dreamer import Dreamer, to_torch
 from ..evaluate import EVAL_SEED, rollout
@@ -155,6 +163,7 @@ def train(method_name: str, task: str, preset: Preset, sac: AsymSACConfig, out: 
             meta["preset"]["model"],
         ):
             raise ValueError(f"{out} holds a run of another method, task or model size; use a new --out")
+        check_resume_seed(out, old["preset"].get("seed"), preset.seed)
     agent = build_agent(method, spec.state_dim, spec.action_dim, preset, sac, device)
     rng = np.random.default_rng([preset.seed, 0])
     replay = EpisodeReplay(np.random.default_rng([preset.seed, 1]))
@@ -274,9 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         sac_overrides["env_steps"] = args.env_steps
     if args.expert_episodes is not None:
         overrides.setdefault("teacher", {})["expert_episodes"] = args.expert_episodes
-    for key in ("seed", "device"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
+    overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.method == "asym_sac":
         sac = load_sac_config(args.preset if Path(args.preset).suffix else preset.name, sac_overrides)
