@@ -26,7 +26,8 @@ def test_the_block_teachers_are_committed():
 @pytest.mark.parametrize("snap", SNAPSHOTS, ids=[p.name for p in SNAPSHOTS])
 def test_snapshot_loads_and_its_replay_matches_the_checkpoint(snap):
     agent, meta, preset = load_teacher(snap)
-    assert snap.name == f"teacher_{meta['task']}"
+    # teacher_<task> is the training seed 0; other training seeds are teacher_<task>_seed<N>.
+    assert snap.name == f"teacher_{meta['task']}" + (f"_seed{preset.seed}" if preset.seed else "")
     assert not (snap / "dataset").exists()
     episodes = read_replay(snap / REPLAY_FILE)
     steps = sum(len(ep["reward"]) - 1 for ep in episodes)
