@@ -571,7 +571,9 @@ def test_a_student_resume_keeps_its_seed(teacher_run, tmp_path):
     from twist_models.distill import main as distill_main
 
     out = tmp_path / "s"
-    distill_main(["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--seed", "3", "--steps", "1"])
+    distill_main(
+        ["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--seed", "3", "--steps", "1"]
+    )
     distill_main(["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--steps", "2"])
     meta = yaml.safe_load((out / "run.yaml").read_text())
     assert meta["preset"]["seed"] == 3 and meta["updates"] == 2
