@@ -574,9 +574,31 @@ def test_a_student_resume_keeps_its_seed(teacher_run, tmp_path):
     distill_main(
         ["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--seed", "3", "--steps", "1"]
     )
-    distill_main(["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--steps", "2"])
+    with pytest.raises(ValueError, match=r"Preset.threads must be > 0, got 0"):
+        distill_main(
+            ["--teacher", str(teacher_run), "--preset", "debug", "--out", str(out), "--threads", "0"]
+        )
+    # --threads sets the torch threads of this call only; the run resumes with its seed and data.
+    try:
+        distill_main(
+            [
+                "--teacher",
+                str(teacher_run),
+                "--preset",
+                "debug",
+                "--out",
+                str(out),
+                "--steps",
+                "2",
+                "--threads",
+                "2",
+            ]
+        )
+    finally:
+        torch.set_num_threads(1)  # the other tests' setting
     meta = yaml.safe_load((out / "run.yaml").read_text())
     assert meta["preset"]["seed"] == 3 and meta["updates"] == 2
+    assert meta["preset"]["threads"] == 2 and meta["compute"]["threads"] == 2
     with pytest.raises(ValueError, match="run of seed 3"):
         distil(teacher_run, load_preset("debug", {"distill": {"steps": 3}}), out, progress=False)
 
