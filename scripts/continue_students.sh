@@ -5,8 +5,12 @@
 #
 #   bash scripts/continue_students.sh 120                    # both students, 120 min of distillation
 #   TASKS=cartpole_balance bash scripts/continue_students.sh 60
+#   TASKS=block_push_seed1 THREADS=2 bash scripts/continue_students.sh 90   # one student, both cores
 #
-# Settings (environment): TASKS, PRESET (cpu), STEPS (distill.steps, 100000), EPISODES (20) and
+# A name in TASKS pairs checkpoints/teacher_<name> with checkpoints/students/student_<name>: a task,
+# or a task and a training seed of its teacher (block_push_seed1).
+#
+# Settings (environment): TASKS, PRESET (cpu), THREADS (torch threads of each student, 1), STEPS (distill.steps, 100000), EPISODES (20) and
 # EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA ("replay seed:episodes ...", overrides the recipe
 # below), SNAPSHOTS (checkpoints), WORK (runs/continue_students).
 #
@@ -29,6 +33,7 @@ cd "$(dirname "$0")/.."
 MINUTES=${1:?usage: bash scripts/continue_students.sh MINUTES}
 TASKS=${TASKS:-"block_push cartpole_balance"}
 PRESET=${PRESET:-cpu}
+THREADS=${THREADS:-1}
 STEPS=${STEPS:-100000}
 EPISODES=${EPISODES:-20}
 EVAL_SEEDS=${EVAL_SEEDS:-"1000000 2000000 3000000"}
@@ -46,6 +51,7 @@ data_of() {
   if [ -n "${DATA:-}" ]; then echo "$DATA"; return; fi
   case "$1" in
     block_push) echo "replay 0:700 1:700" ;;
+    block_push_seed1) echo "replay 0:350 1:350" ;;
     block_lift) echo "replay 0:700" ;;
     cartpole_balance) echo "replay 0:200" ;;
     cup_catch) echo "own" ;;
@@ -96,8 +102,8 @@ write_yaml(path, run)
 EOF
   fi
   echo "[students] $task: distilling for $MINUTES min from $(grep -m1 '^updates' "$student/run.yaml")"
-  twist-distill --teacher "$teacher" "${data[@]}" --preset "$PRESET" --out "$student" --steps "$STEPS" \
-    --max-minutes "$MINUTES"
+  twist-distill --teacher "$teacher" "${data[@]}" --preset "$PRESET" --threads "$THREADS" \
+    --out "$student" --steps "$STEPS" --max-minutes "$MINUTES"
 }
 
 pids=()
