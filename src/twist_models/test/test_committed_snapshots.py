@@ -6,6 +6,7 @@ mismatched file must fail here rather than hours into a run.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +50,17 @@ STUDENTS = sorted(p.parent for p in (ROOT / "checkpoints" / "students").glob("*/
 @pytest.mark.parametrize("snap", STUDENTS, ids=[p.name for p in STUDENTS])
 def test_student_snapshot_loads_onto_its_committed_teacher(snap):
     """A distillation in progress (checkpoints/README.md): its weights fit the committed teacher of
-    its task, its counters agree with run.yaml, and it names runs/teacher_<task> as its teacher, where
-    the README's resume commands copy that snapshot."""
+    its task, its counters agree with run.yaml, and it names runs/teacher_<name> as its teacher, where
+    the README's resume commands copy that snapshot. <name> is the task, or the task and the training
+    seed of its teacher (student_block_push_seed1 belongs to teacher_block_push_seed1)."""
     from twist_models.student import Student
 
     meta = yaml.safe_load((snap / "run.yaml").read_text())
-    assert snap.name == f"student_{meta['task']}"
-    teacher_dir = ROOT / "checkpoints" / f"teacher_{meta['task']}"
+    name = snap.name.removeprefix("student_")
+    assert re.fullmatch(rf"{meta['task']}(_seed\d+)?", name), snap.name
+    teacher_dir = ROOT / "checkpoints" / f"teacher_{name}"
     _, teacher_meta, teacher_preset = load_teacher(teacher_dir)
-    assert Path(meta["teacher_run"]).name == f"teacher_{meta['task']}"
+    assert Path(meta["teacher_run"]).name == f"teacher_{name}"
     # Its data: --data datasets, or none besides the live teacher run's own D (the "own" recipe of
     # scripts/continue_students.sh renders that D again from the snapshot's replay).
     assert meta["data"] or meta["dataset_steps"] == teacher_meta["env_steps"]
