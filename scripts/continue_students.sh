@@ -10,9 +10,10 @@
 # A name in TASKS pairs checkpoints/teacher_<name> with checkpoints/students/student_<name>: a task,
 # or a task and a training seed of its teacher (block_push_seed1).
 #
-# Settings (environment): TASKS, PRESET (cpu), THREADS (torch threads of each student, 1), STEPS (distill.steps, 100000), EPISODES (20) and
-# EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA ("replay seed:episodes ...", overrides the recipe
-# below), SNAPSHOTS (checkpoints), WORK (runs/continue_students).
+# Settings (environment): TASKS, PRESET (cpu), THREADS (torch threads of each student, 1), STEPS
+# (distill.steps, 100000), EPISODES (20) and EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA
+# ("replay seed:episodes ...", overrides the recipe below), SNAPSHOTS (checkpoints), WORK
+# (runs/continue_students).
 #
 # For each task it works in WORK:
 #   1. teacher_<task>: a copy of checkpoints/teacher_<task> (never trained here: the student belongs
