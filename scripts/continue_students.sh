@@ -71,7 +71,7 @@ continue_one() {  # task; its output goes to $work/<task>.log
     fi
     if [ "$spec" = replay ]; then
       echo "[students] $task: the teacher's D, rendered from its replay"
-      twist-render-replay --teacher "$teacher" --out "$work/replay_$task"
+      twist-render-replay --teacher "$teacher" --out "$work/replay_$task" --diverged truncate
       data+=(--data "$work/replay_$task")
       continue
     fi

@@ -81,6 +81,39 @@ def test_a_killed_render_continues_and_a_diverging_replay_is_refused(block_teach
     write_replay(bad / "replay.npz", tampered)
     with pytest.raises(ValueError, match="episode 0 diverged"):
         render_replay(bad, tmp_path / "D_bad", progress=False)
+    assert not (tmp_path / "D_bad" / "manifest.json").exists()  # nothing written for it
+
+
+def test_a_diverging_episode_is_truncated_where_it_leaves_the_recording(block_teacher, tmp_path):
+    """--diverged truncate (another CPU's rounding): the episode is kept up to its last matching
+    step, cut short there, every image its own state's; the others whole; the summary names it."""
+    from twist_sim.dataset import EpisodeDataset
+
+    run, snap = block_teacher
+    episodes = read_replay(snap / "replay.npz")
+    bad = tmp_path / "bad"
+    shutil.copytree(snap, bad)
+    tampered = [dict(e) for e in episodes]
+    tampered[0]["action"] = tampered[0]["action"].copy()
+    tampered[0]["action"][5] = -tampered[0]["action"][5] + 0.5  # state 5 is where it leaves
+    write_replay(bad / "replay.npz", tampered)
+    counts = render_replay(bad, tmp_path / "D", progress=False, diverged="truncate")
+    assert counts["truncated"] == [{"episode": 0, "seed": episode_seed(0, 0), "step": 5, "of": 151}]
+    assert counts["episodes"] == 2 and counts["steps"] == 4 + 150 and counts["max_state_diff"] == 0.0
+    original, rendered = EpisodeDataset(run / "dataset"), EpisodeDataset(tmp_path / "D")
+    cut, whole = rendered.episode(0), rendered.episode(1)
+    for key in ("state", "image", "reward", "is_first"):
+        np.testing.assert_array_equal(cut[key], original.episode(0)[key][:5], err_msg=key)
+        np.testing.assert_array_equal(whole[key], original.episode(1)[key], err_msg=key)
+    assert cut["is_last"].tolist() == [False] * 4 + [True] and not cut["is_terminal"].any()
+    # A replay that leaves the recording at its first step is another simulator: refused even so.
+    tampered[1]["action"] = tampered[1]["action"].copy()
+    tampered[1]["action"][1] = -tampered[1]["action"][1] + 0.5
+    write_replay(bad / "replay.npz", tampered)
+    with pytest.raises(ValueError, match="episode 1 diverged"):
+        render_replay(bad, tmp_path / "D2", progress=False, diverged="truncate")
+    with pytest.raises(ValueError, match="diverged must be one of"):
+        render_replay(bad, tmp_path / "D3", progress=False, diverged="skip")
 
 
 def test_distracting_control_episode_comes_back_image_for_image(tmp_path):
@@ -105,7 +138,7 @@ def test_distracting_control_episode_comes_back_image_for_image(tmp_path):
         [{k: episode[k] for k in ("state", "action", "reward", "is_first", "is_terminal")}],
     )
     counts = render_replay(run, tmp_path / "D", progress=False)
-    assert counts == {"episodes": 1, "steps": 500, "max_state_diff": 0.0}
+    assert counts == {"episodes": 1, "steps": 500, "max_state_diff": 0.0, "truncated": []}
     rendered = EpisodeDataset(tmp_path / "D").episode(0)
     for key in ("state", "image", "action", "reward"):
         np.testing.assert_array_equal(rendered[key], episode[key], err_msg=key)
