@@ -106,28 +106,18 @@ def probe_size(args: argparse.Namespace, size: int) -> dict:
     train_x, train_y = collect(args.task, size, "train", "train", args.train_episodes, args.seed,
                                args.frame_every, args.expert_noise, args.dr_config)  # fmt: skip
     tests = {
-        "train_split": collect(
+        name: collect(
             args.task,
             size,
-            "train",
+            split,
             "eval",
             args.test_episodes,
             args.test_seed,
             args.frame_every,
             args.expert_noise,
             args.dr_config,
-        ),  # fmt: skip
-        "heldout_split": collect(
-            args.task,
-            size,
-            "heldout",
-            "eval",
-            args.test_episodes,
-            args.test_seed,
-            args.frame_every,
-            args.expert_noise,
-            args.dr_config,
-        ),  # fmt: skip
+        )  # fmt: skip
+        for name, split in zip(SETS, ("train", "heldout"), strict=True)
     }
     collect_s = time.time() - t0
     print(f"[probe] {size}x{size}: {len(train_x)} training frames, "
