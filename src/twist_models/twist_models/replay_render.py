@@ -115,7 +115,6 @@ def render_replay(teacher_dir: Path, out: Path, tolerance: float = 1e-4, progres
                 step = int(np.argmax(bad))
                 truncated.append({"episode": index, "seed": seed, "step": step, "of": len(diff)})
                 ep, diff, bad = _truncate(ep, step), diff[:step], bad[:step]
-                recorded = {k: np.asarray(v)[:step] for k, v in recorded.items()}
             worst = max(worst, float(diff.max()))
             if bad.any():
                 step = int(np.argmax(bad))
@@ -126,7 +125,7 @@ def render_replay(teacher_dir: Path, out: Path, tolerance: float = 1e-4, progres
                     "differently: --diverged truncate keeps each episode up to its divergence), so "
                     "these images would not match D's states"
                 )
-            ep["state"] = recorded["state"].astype(np.float32)  # D's own targets, bit for bit
+            ep["state"] = recorded["state"][: len(diff)].astype(np.float32)  # D's own targets, bit for bit
             write_episode(out, ep, metadata=source)
             bar.update(1)
     finally:
