@@ -244,6 +244,79 @@ def test_expert_prefill_needs_a_scripted_expert(tmp_path):
         train("cartpole_balance", preset, tmp_path / "run", progress=False)
 
 
+def test_belief_offset_moves_the_positions_the_teacher_sees_and_d_keeps_the_true_state(tmp_path, monkeypatch):
+    """teacher.belief_offset (not in the paper): while it acts the teacher sees the end effector
+    and the cube each moved by one offset per episode, within the radius; D records the truth."""
+    from twist_sim.dataset import EpisodeDataset
+
+    from twist_models import train_teacher
+
+    seen: list[np.ndarray] = []
+    real_act = train_teacher.Dreamer.act
+
+    def act(self, state, carry, explore=False):
+        if explore:  # collecting D (the periodic evaluation acts on the true state, deterministically)
+            seen.append(state[0].cpu().numpy().copy())
+        return real_act(self, state, carry, explore=explore)
+
+    monkeypatch.setattr(train_teacher.Dreamer, "act", act)
+    overrides = {"teacher": {"env_steps": 300, "prefill": 0, "belief_offset": 0.05}}
+    train("block_push", load_preset("debug", overrides), tmp_path / "run", progress=False)
+    run = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())
+    assert run["preset"]["teacher"]["belief_offset"] == 0.05
+    layout = run["state_layout"]
+    data = EpisodeDataset(tmp_path / "run" / "dataset")
+    assert len(data) == 2 and len(seen) == data.num_steps  # the agent acted at every step
+    offsets = []
+    for i in range(2):
+        states = data.episode(i)["state"]
+        ep_seen = np.stack(seen[i * (len(states) - 1) : (i + 1) * (len(states) - 1)])
+        diff = ep_seen - states[:-1]
+        np.testing.assert_allclose(diff, np.broadcast_to(diff[0], diff.shape), atol=1e-6)  # one per episode
+        moved = np.zeros(diff.shape[1], bool)
+        for name in ("ee_pos", "cube_pos"):
+            lo, hi = layout[name]
+            moved[lo:hi] = True
+            assert 0 < np.linalg.norm(diff[0, lo:hi]) <= 0.05 + 1e-6
+        assert not diff[0, ~moved].any()  # nothing else moves (the cube-goal distance stays true)
+        offsets.append(diff[0])
+    assert not np.allclose(offsets[0], offsets[1])
+
+
+def test_replay_sequences_get_their_own_belief_offset_and_a_zero_radius_leaves_the_stream():
+    from twist_models.train_teacher import StateReplay, belief_offset
+
+    positions = [slice(0, 3), slice(3, 6)]
+    rng = np.random.default_rng(0)
+    row = rng.normal(size=14).astype(np.float32)  # the same state at every step: any start shows the offset
+    episode = {"state": np.tile(row, (151, 1)), "action": np.zeros((151, 3), np.float32),
+               "reward": rng.normal(size=151).astype(np.float32), "is_first": np.arange(151) == 0,
+               "is_terminal": np.zeros(151, bool)}  # fmt: skip
+    plain, zero, moved = (StateReplay(np.random.default_rng(1)), StateReplay(np.random.default_rng(1), 0.0, positions),
+                          StateReplay(np.random.default_rng(1), 0.05, positions))  # fmt: skip
+    for replay in (plain, zero, moved):
+        replay.add(episode)
+    a, b, c = plain.sample(8, 50), zero.sample(8, 50), moved.sample(8, 50)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    # The first sequence is the same (its offset is drawn after its start), its positions moved.
+    for key in ("action", "reward", "is_first"):
+        np.testing.assert_array_equal(a[key][0], c[key][0])
+    diff = c["state"] - row
+    for i in range(8):
+        assert np.allclose(diff[i], diff[i, 0], atol=1e-6)  # one offset per sequence
+        assert (
+            0 < np.linalg.norm(diff[i, 0, :3]) <= 0.05 + 1e-6
+            and 0 < np.linalg.norm(diff[i, 0, 3:6]) <= 0.05 + 1e-6
+        )
+        assert not diff[i, 0, 6:].any()
+    assert not np.allclose(diff[0, 0], diff[1, 0])
+    norms = [np.linalg.norm(belief_offset(positions, 14, 0.05, rng)[:3]) for _ in range(2000)]
+    assert max(norms) <= 0.05 and 0.022 < np.mean(norms) < 0.028  # uniform in [0, radius]
+    with pytest.raises(ValueError, match="belief_offset = 0.05 needs a state with an end effector"):
+        StateReplay(np.random.default_rng(1), 0.05, [])
+
+
 def test_teacher_rollouts_resume_and_feed_the_student(teacher_run, tmp_path):
     """twist-teacher-rollouts: D's format, same data for the same seed however often it is
     resumed, a guard against mixing teachers; twist-distill --data samples it with D."""

@@ -123,6 +123,12 @@ class TeacherConfig:
         follows the actor into latent states it overvalues (docs/models.md, sixth session).
     eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
     checkpoint_every: env steps between checkpoints (rounded up to an episode end).
+    belief_offset: not in the paper (0 = off): a radius in metres. The teacher sees the end
+        effector's and the cube's positions (block tasks) each moved by its own offset, in a random
+        direction at a distance uniform in [0, belief_offset]: one offset per episode while it
+        acts, and a fresh one per replayed sequence while its world model and actor-critic learn.
+        D records the true states. A teacher trained so is meant to tolerate a student's belief,
+        which is a few centimetres off (docs/models.md, twenty-ninth session).
     """
 
     env_steps: int = 500_000
@@ -154,6 +160,7 @@ class TeacherConfig:
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 5_000
+    belief_offset: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "env_steps", "train_every", "batch_size", "seq_len", "horizon", "model_lr")
@@ -161,7 +168,7 @@ class TeacherConfig:
         _positive(self, "checkpoint_every", "slow_critic_every", "return_decay")
         _non_negative(self, "imag_starts", "prefill", "kl_free", "kl_dyn", "kl_rep", "entropy")
         _non_negative(self, "expert_episodes", "expert_noise")
-        _non_negative(self, "recon_weight", "reward_weight", "repval")
+        _non_negative(self, "recon_weight", "reward_weight", "repval", "belief_offset")
         _unit(self, "gamma", "lam", "slow_critic_mix", "return_decay")
         if self.actor_grad not in ("reinforce", "dynamics"):
             raise ValueError(

@@ -43,16 +43,43 @@ from .dreamer import Dreamer, to_torch
 from .evaluate import evaluate_teacher
 from .progress import IntervalMeans, progress_bar
 from .snapshot import REPLAY_KEYS, run_episodes
+from .student import position_slices
 
 # Updates between TensorBoard writes of the update metrics, each write the interval's means.
 LOG_EVERY = 50
 
 
-class StateReplay:
-    """The non-image part of D's complete episodes, sampled as (batch, length, ...) sequences."""
+def belief_offset(
+    positions: list[slice], state_dim: int, radius: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Not in the paper (TeacherConfig.belief_offset): a (state_dim,) offset in metres that moves
+    each of the `positions` (3-vectors: the end effector, the cube) in its own random direction by
+    a distance uniform in [0, radius]; zero elsewhere (entries derived from the positions, such as
+    the cube-goal distance, keep their true values)."""
+    offset = np.zeros(state_dim, np.float32)
+    for sl in positions:
+        direction = rng.normal(size=3)
+        offset[sl] = direction / np.linalg.norm(direction) * rng.uniform(0.0, radius)
+    return offset
 
-    def __init__(self, rng: np.random.Generator):
+
+class StateReplay:
+    """The non-image part of D's complete episodes, sampled as (batch, length, ...) sequences.
+
+    offset_radius, positions: TeacherConfig.belief_offset and the state's position slices; with a
+    radius > 0 each sampled sequence's states get their own belief_offset (drawn from `rng` after
+    the sequence, so a radius of 0 leaves the sampling stream as it was)."""
+
+    def __init__(
+        self, rng: np.random.Generator, offset_radius: float = 0.0, positions: list[slice] | None = None
+    ):
         self.rng = rng
+        self.offset_radius, self.positions = offset_radius, list(positions or [])
+        if offset_radius > 0 and not self.positions:
+            raise ValueError(
+                f"teacher.belief_offset = {offset_radius} needs a state with an end effector and a cube "
+                "(the block tasks)"
+            )
         self.episodes: list[dict[str, np.ndarray]] = []
 
     def add(self, episode: dict[str, np.ndarray]) -> None:
@@ -70,6 +97,10 @@ class StateReplay:
             start = int(self.rng.integers(len(ep["reward"]) - length + 1))
             for k in REPLAY_KEYS:
                 out[k].append(ep[k][start : start + length])
+            if self.offset_radius > 0:
+                state_dim = out["state"][-1].shape[-1]
+                offset = belief_offset(self.positions, state_dim, self.offset_radius, self.rng)
+                out["state"][-1] = out["state"][-1] + offset
         return {k: np.stack(v) for k, v in out.items()}
 
 
@@ -99,13 +130,15 @@ def episode_seed(seed: int, index: int) -> int:
 
 
 def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
-                    preprocess: PreprocessSpec, driver=None) -> dict:  # fmt: skip
+                    preprocess: PreprocessSpec, driver=None, act_offset: np.ndarray | None = None) -> dict:  # fmt: skip
     """One episode with training DR; `on_step()` runs after each env step (the train ratio).
 
     prefill_policy: None (the agent explores) or an object with act(state) -> action (the
     random policy or the scripted expert of the prefill).
     driver: when given, a callable obs -> action that acts instead of both (e.g. a student on
     the images, twist-teacher-rollouts --driver); it is told a new episode by its own reset.
+    act_offset: added to the state the agent acts on (TeacherConfig.belief_offset); the episode
+    records the true state.
 
     Returns the episode in the dataset convention, length T + 1; images are stored as the
     model sees them (twist_sim's preprocess_image with the run's spec).
@@ -130,7 +163,8 @@ def collect_episode(env, agent: Dreamer, seed: int, prefill_policy, on_step,
         elif prefill_policy is not None:
             action = np.asarray(prefill_policy.act(obs["state"]), dtype=np.float32)
         else:
-            state = torch.as_tensor(obs["state"], device=agent.device)[None]
+            seen = obs["state"] if act_offset is None else obs["state"] + act_offset
+            state = torch.as_tensor(seen, device=agent.device)[None]
             act, carry = agent.act(state, carry, explore=True)
             action = act[0].cpu().numpy().astype(np.float32)
         obs, reward, terminated, truncated, info = env.step(action)
@@ -182,7 +216,8 @@ def train(
         check_resume_seed(out, old["preset"].get("seed"), preset.seed)
     agent = Dreamer("state", "state", spec.state_dim, spec.action_dim, preset.model, cfg, preset.seed, device)
     rng = np.random.default_rng(preset.seed)
-    replay = StateReplay(np.random.default_rng([preset.seed, 1]))
+    positions = position_slices(spec.state_layout) if cfg.belief_offset > 0 else []
+    replay = StateReplay(np.random.default_rng([preset.seed, 1]), cfg.belief_offset, positions)
     data_dir = out / "dataset"
     for episode in run_episodes(out):  # a snapshot's replay.npz (twist-teacher-snapshot), then D
         replay.add(episode)
@@ -215,13 +250,19 @@ def train(
     with StopRequest() as stop:
         while counter["step"] < cfg.env_steps:
             episode_index = len(replay.episodes)
+            seed = episode_seed(preset.seed, episode_index)
+            act_offset = None
+            if cfg.belief_offset > 0:  # its own stream, so the run's RNG states stay as they were
+                act_offset = belief_offset(positions, spec.state_dim, cfg.belief_offset,
+                                           np.random.default_rng([seed, 2]))  # fmt: skip
             ep = collect_episode(
                 env,
                 agent,
-                episode_seed(preset.seed, episode_index),
+                seed,
                 prefill_policy(spec, cfg, episode_index, counter["step"], rng),
                 on_step,
                 PreprocessSpec(size=preset.model.image_size),
+                act_offset=act_offset,
             )
             write_episode(data_dir, ep)
             replay.add(ep)
@@ -274,9 +315,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="override the preset's device")
     parser.add_argument("--max-minutes", type=float,
                         help="stop at the first checkpoint after this many minutes; rerun to continue")  # fmt: skip
+    parser.add_argument("--belief-offset", type=float,
+                        help="override teacher.belief_offset (metres; not in the paper, 0: off)")  # fmt: skip
     args = parser.parse_args(argv)
     overrides: dict = {}
-    for key in ("env_steps", "expert_episodes"):
+    for key in ("env_steps", "expert_episodes", "belief_offset"):
         if getattr(args, key) is not None:
             overrides.setdefault("teacher", {})[key] = getattr(args, key)
     overrides.update(run_overrides(args.out, args.seed, args.device))
