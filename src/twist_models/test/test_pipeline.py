@@ -611,6 +611,35 @@ def test_teacher_state_noise_benchmark(teacher_run):
     assert exact["success_rate"] == oracle["success_rate"]
 
 
+def test_belief_driven_teacher_benchmark(teacher_run, tmp_path):
+    """benchmarks/belief_driven_teacher.py: the teacher acts on the state with the student's
+    believed positions (or the whole believed state); the student filters what was executed."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "belief_driven_teacher.py"
+    spec = importlib.util.spec_from_file_location("belief_driven_teacher", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    layout = {"ee_pos": (0, 3), "cube_pos": (3, 6), "goal_pos": (6, 9)}
+    state = np.arange(9, dtype=np.float32)
+    belief = {"ee_pos": np.full(3, -1.0, np.float32), "cube_pos": np.full(3, -2.0, np.float32),
+              "goal_pos": np.full(3, -3.0, np.float32)}  # fmt: skip
+    np.testing.assert_array_equal(module.believed_state(state, belief, layout, "positions"),
+                                  [-1, -1, -1, -2, -2, -2, 6, 7, 8])  # fmt: skip
+    np.testing.assert_array_equal(
+        module.believed_state(state, belief, layout, "all"), [-1] * 3 + [-2] * 3 + [-3] * 3
+    )
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 1}}), tmp_path / "student", progress=False)
+    bundle = export(teacher_run, tmp_path / "student", tmp_path / "bundle")
+    rows = {b: module.belief_driven(bundle, teacher_run, b, episodes=2) for b in ("positions", "all")}
+    for row in rows.values():
+        assert row["episodes"] == 2 and 0 <= row["successes"] <= 2 and np.isfinite(row["mean_return"])
+        assert row["belief_error_cm"] > 0 and row["belief_error_relative_cm"] > 0
+    assert rows["positions"]["mean_return"] != rows["all"]["mean_return"]  # different states drive
+    with pytest.raises(ValueError, match="believed must be 'positions' or 'all'"):
+        module.belief_driven(bundle, teacher_run, "none", episodes=1)
+
+
 def test_a_resume_keeps_the_runs_own_seed(tmp_path, monkeypatch):
     """A run of seed 1 continued without --seed continues seed 1 (its episodes, its replay
     sampling), exactly as an uninterrupted run of seed 1; a resume with another --seed is refused
