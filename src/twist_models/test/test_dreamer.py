@@ -224,3 +224,50 @@ def test_update_with_replay_critic_loss_reports_it():
     assert m0["wm/loss"] == m1["wm/loss"] and m0["ac/actor_loss"] == m1["ac/actor_loss"]
     with pytest.raises(ValueError, match="repval"):
         TeacherConfig(repval=-1.0)
+
+
+def test_value_bound_is_the_discounted_range_of_the_rewards_seen():
+    import dataclasses
+
+    p = load_preset("debug")
+    cfg = dataclasses.replace(p.teacher, gamma=0.99, value_bound=True)
+    agent = Dreamer("state", "state", S, A, p.model, cfg, seed=0)
+    assert agent.ac.value_range(cfg) is None  # nothing seen yet: no bound
+    agent.ac.observe_rewards(np.array([0.5, 3.0, -0.7], np.float32))
+    agent.ac.observe_rewards(np.zeros(0, np.float32))  # an empty episode changes nothing
+    lo, hi = agent.ac.value_range(cfg)
+    assert lo == pytest.approx(-70.0, rel=1e-5) and hi == pytest.approx(300.0, rel=1e-5)
+    # Rewards all positive: an episode can still end at once and pay nothing (lo = 0).
+    agent.ac.reward_seen.copy_(torch.tensor([0.5, 2.0]))
+    assert agent.ac.value_range(cfg) == pytest.approx((0.0, 200.0))
+    assert agent.ac.value_range(dataclasses.replace(cfg, value_bound=False)) is None
+    # Not in the checkpoint: runs from before it resume, the trainer refills it from replay.
+    assert not any("reward_seen" in k for k in agent.state_dict())
+
+
+@pytest.mark.parametrize("value_bound", [False, True])
+def test_value_bound_keeps_a_runaway_critic_within_what_episodes_can_pay(value_bound):
+    """A slow critic far above any return (symexp(12) = 162,755 where -1..1 per step at gamma 0.9
+    pays at most 10): with value_bound its bootstraps and the critic's targets, imagined and
+    replayed, stay within [-10, 10]; without it they follow the critic."""
+    import dataclasses
+
+    p = load_preset("debug")
+    cfg = dataclasses.replace(p.teacher, gamma=0.9, value_bound=value_bound)
+    agent = Dreamer("state", "state", S, A, p.model, cfg, seed=0)
+    with torch.no_grad():
+        agent.ac.slow_critic.net[-1].bias.fill_(12.0)
+    b = batch()
+    b["reward"] = torch.linspace(-1.0, 1.0, B * T).reshape(B, T)
+    agent.ac.observe_rewards(b["reward"])
+    feat = torch.as_tensor(np.random.default_rng(1).normal(size=(B, T, agent.wm.rssm.feat_dim)),
+                           dtype=torch.float32)  # fmt: skip
+    returns, _ = agent.ac.replay_returns(feat, b["reward"], b["is_first"], b["is_terminal"], cfg)
+    metrics = agent.update(b)
+    if value_bound:
+        assert returns.abs().max() <= 10.0 + 1e-4
+        assert metrics["ac/value_bound_hi"] == pytest.approx(10.0)
+        assert abs(metrics["ac/return"]) <= 10.0 + 1e-4
+    else:
+        assert returns.max() > 1e4 and metrics["ac/return"] > 1e4
+        assert "ac/value_bound_hi" not in metrics

@@ -669,6 +669,41 @@ def test_a_resume_keeps_the_runs_own_seed(tmp_path, monkeypatch):
               progress=False)  # fmt: skip
 
 
+def test_value_bound_runs_resume_exactly(tmp_path, monkeypatch):
+    """--value-bound (not in the paper) is kept in run.yaml, bounds the critic from the rewards in
+    replay, and a run split by a resume (the bound refilled from replay, not the checkpoint) ends
+    as the straight run does."""
+    from twist_models.dreamer import ActorCritic
+    from twist_models.train_teacher import main as teacher_main
+    from twist_sim.dataset import EpisodeDataset
+
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    common = ["--task", "block_push", "--preset", "debug", "--env-steps", "300", "--value-bound"]
+    teacher_main([*common, "--out", str(tmp_path / "straight")])
+    teacher_main([*common, "--out", str(tmp_path / "split"), "--max-minutes", "0"])
+    bounds: list = []
+    real_range = ActorCritic.value_range
+
+    def value_range(self, cfg):
+        bounds.append(real_range(self, cfg))
+        return bounds[-1]
+
+    monkeypatch.setattr(ActorCritic, "value_range", value_range)
+    teacher_main([*common, "--out", str(tmp_path / "split")])
+    meta = yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())
+    assert meta["preset"]["teacher"]["value_bound"] is True and meta["env_steps"] == 300
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    assert a["updates"] == b["updates"] > 0
+    for key, value in a["agent"]["agent"].items():
+        assert torch.equal(value, b["agent"]["agent"][key]), key
+    # The first update after the resume is bounded by the first episode's rewards, from replay.
+    first = EpisodeDataset(tmp_path / "split" / "dataset").episode(0)["reward"]
+    gamma = meta["preset"]["teacher"]["gamma"]
+    want = (min(first.min(), 0.0) / (1 - gamma), max(first.max(), 0.0) / (1 - gamma))
+    assert bounds and bounds[0] == pytest.approx(want, rel=1e-5)
+
+
 def test_a_student_resume_keeps_its_seed(teacher_run, tmp_path):
     from twist_models.distill import main as distill_main
 

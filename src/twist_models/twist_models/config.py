@@ -121,6 +121,12 @@ class TeacherConfig:
         posterior states, so its values stay anchored to what the environment paid. Without
         it (0) the critic learns only from imagination and, under dynamics actor gradients,
         follows the actor into latent states it overvalues (docs/models.md, sixth session).
+    value_bound: not in the paper (False = off). Clamp the slow critic's bootstrap values and
+        the critic's lambda-return targets (imagined and replayed) to the discounted returns the
+        real rewards seen so far allow, [min(r_min, 0), max(r_max, 0)] / (1 - gamma). A critic
+        trained only toward bootstraps of itself can otherwise run away above any return an
+        episode can pay (the block lift teacher's seed 1: values of 12,326 where 300 is the most,
+        docs/results.md, thirty-third session).
     eval_every, eval_episodes: periodic evaluation (on state, DR off), in env steps.
     checkpoint_every: env steps between checkpoints (rounded up to an episode end).
     belief_offset: not in the paper (0 = off): a radius in metres. The teacher sees the end
@@ -157,6 +163,7 @@ class TeacherConfig:
     slow_critic_every: int = 1
     slow_critic_mix: float = 0.02
     repval: float = 0.0
+    value_bound: bool = False
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 5_000

@@ -98,6 +98,30 @@ class ActorCritic(nn.Module):
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.register_buffer("return_range", torch.zeros(2))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        # Lowest and highest real reward seen (TeacherConfig.value_bound). Not in the state_dict:
+        # the trainers refill it from their replay (observe_rewards) when a run resumes, so
+        # checkpoints from before it load unchanged.
+        self.register_buffer("reward_seen", torch.tensor([float("inf"), float("-inf")]), persistent=False)
+
+    def observe_rewards(self, reward: torch.Tensor | np.ndarray) -> None:
+        """Widen the range of real rewards seen by these (any shape; NaN-free)."""
+        reward = torch.as_tensor(reward, dtype=torch.float32, device=self.reward_seen.device)
+        if reward.numel():
+            self.reward_seen[0] = torch.minimum(self.reward_seen[0], reward.min())
+            self.reward_seen[1] = torch.maximum(self.reward_seen[1], reward.max())
+
+    def value_range(self, cfg: TeacherConfig) -> tuple[float, float] | None:
+        """(lo, hi) of the discounted returns the rewards seen allow, or None (no bound: off,
+        or no reward seen yet)."""
+        if not cfg.value_bound or not torch.isfinite(self.reward_seen).all():
+            return None
+        lo, hi = self.reward_seen.tolist()
+        return min(lo, 0.0) / (1.0 - cfg.gamma), max(hi, 0.0) / (1.0 - cfg.gamma)
+
+    def bootstrap(self, feat: torch.Tensor, bound: tuple[float, float] | None) -> torch.Tensor:
+        """The slow critic's values of feat, clamped to bound where there is one."""
+        value = symexp(self.slow_critic(feat).squeeze(-1))
+        return value if bound is None else value.clamp(*bound)
 
     def lambda_returns(self, reward: torch.Tensor, value: torch.Tensor, disc: torch.Tensor, lam: float,
                        keep: torch.Tensor | None = None):  # fmt: skip
@@ -129,7 +153,8 @@ class ActorCritic(nn.Module):
             feat = wm.rssm.feature(states)
             reward = symexp(wm.reward(feat[1:]).squeeze(-1))
             disc = cfg.gamma * torch.sigmoid(wm.cont(feat[1:]).squeeze(-1))
-            value = symexp(self.slow_critic(feat).squeeze(-1))
+            bound = self.value_range(cfg)
+            value = self.bootstrap(feat, bound)
             returns = self.lambda_returns(reward, value, disc, cfg.lam)
         weight = torch.cumprod(torch.cat([torch.ones_like(disc[:1]), disc[:-1]], 0), 0).detach()
 
@@ -148,9 +173,12 @@ class ActorCritic(nn.Module):
         actor_loss = -(weight * (objective + cfg.entropy * entropy)).mean()
 
         pred = self.critic(feat[:-1].detach()).squeeze(-1)
-        critic_loss = (weight * (pred - symlog(returns.detach())).pow(2)).mean()
+        target = returns.detach() if bound is None else returns.detach().clamp(*bound)
+        critic_loss = (weight * (pred - symlog(target)).pow(2)).mean()
         metrics = {"ac/return": returns.mean(), "ac/entropy": entropy.mean(), "ac/scale": scale,
                    "ac/actor_loss": actor_loss, "ac/critic_loss": critic_loss}  # fmt: skip
+        if bound is not None:
+            metrics["ac/value_bound_hi"] = torch.tensor(bound[1])
         return actor_loss, critic_loss, metrics
 
     def replay_returns(self, feat: torch.Tensor, reward: torch.Tensor, is_first: torch.Tensor,
@@ -165,10 +193,13 @@ class ActorCritic(nn.Module):
         """
         keep = ~is_first[:, 1:]
         with torch.no_grad():
-            value = symexp(self.slow_critic(feat).squeeze(-1))
+            bound = self.value_range(cfg)
+            value = self.bootstrap(feat, bound)
             disc = cfg.gamma * (1.0 - is_terminal[:, 1:].float())
             # Time-major for lambda_returns: step i of it is the transition t -> t + 1.
             returns = self.lambda_returns(reward[:, 1:].T, value.T, disc.T, cfg.lam, keep.T).T
+            if bound is not None:
+                returns = returns.clamp(*bound)
         return returns, keep.float()
 
     def replay_critic_loss(self, feat: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TeacherConfig):
@@ -209,6 +240,7 @@ class Dreamer(nn.Module):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One world-model step, then one actor-critic step on imagination from its posteriors."""
+        self.ac.observe_rewards(batch["reward"])
         wm_loss, post, metrics = self.wm.loss(batch, self.cfg, self.generator)
         _step(self.wm_opt, wm_loss, self.wm.parameters(), self.cfg.grad_clip)
 

@@ -221,6 +221,7 @@ def train(
     data_dir = out / "dataset"
     for episode in run_episodes(out):  # a snapshot's replay.npz (twist-teacher-snapshot), then D
         replay.add(episode)
+        agent.ac.observe_rewards(episode["reward"])
     ckpt_path = out / "checkpoint.pt"
     updates, wall_offset = load_training_state(ckpt_path, agent, rng, replay.rng, device)
     env_steps = replay.num_steps
@@ -266,6 +267,7 @@ def train(
             )
             write_episode(data_dir, ep)
             replay.add(ep)
+            agent.ac.observe_rewards(ep["reward"])
             writer.add_scalar("train/return", float(ep["reward"].sum()), counter["step"])
             writer.add_scalar("train/success", float(ep["success"][-1]), counter["step"])
             step = counter["step"]
@@ -317,9 +319,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="stop at the first checkpoint after this many minutes; rerun to continue")  # fmt: skip
     parser.add_argument("--belief-offset", type=float,
                         help="override teacher.belief_offset (metres; not in the paper, 0: off)")  # fmt: skip
+    parser.add_argument("--value-bound", action=argparse.BooleanOptionalAction, default=None,
+                        help="override teacher.value_bound (not in the paper): clamp critic values and "
+                             "targets to the returns the real rewards seen allow")  # fmt: skip
     args = parser.parse_args(argv)
     overrides: dict = {}
-    for key in ("env_steps", "expert_episodes", "belief_offset"):
+    for key in ("env_steps", "expert_episodes", "belief_offset", "value_bound"):
         if getattr(args, key) is not None:
             overrides.setdefault("teacher", {})[key] = getattr(args, key)
     overrides.update(run_overrides(args.out, args.seed, args.device))
