@@ -1,7 +1,7 @@
 """scripts/continue_teachers.sh, which carries the committed teacher snapshots from session to
 session, on the debug preset: a snapshot of a seed-1 teacher (as checkpoints/teacher_block_push_seed1)
-is continued by name, as seed 1, to the same weights an uninterrupted seed-1 run reaches, and
-snapshotted back."""
+is continued by name, as seed 1 and with the run's --value-bound, to the same weights an
+uninterrupted seed-1 run reaches, and snapshotted back."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def test_continue_teachers_carries_a_seed_snapshot_on_as_its_own_seed(tmp_path, 
 
     monkeypatch.setenv("MUJOCO_GL", "egl")
     torch.set_num_threads(1)
-    seed1 = load_preset("debug", {"seed": 1})  # the debug preset trains 300 env steps
+    # The debug preset trains 300 env steps; value_bound is in no preset: the script must carry it.
+    seed1 = load_preset("debug", {"seed": 1, "teacher": {"value_bound": True}})
     train("block_push", seed1, tmp_path / "straight", progress=False)
     train("block_push", seed1, tmp_path / "elsewhere", progress=False, max_minutes=0)  # stops at 150
     snaps = tmp_path / "snaps"
@@ -43,6 +44,7 @@ def test_continue_teachers_carries_a_seed_snapshot_on_as_its_own_seed(tmp_path, 
     snap = snaps / "teacher_block_push_seed1"
     run = yaml.safe_load((snap / "run.yaml").read_text())
     assert run["preset"]["seed"] == 1 and run["env_steps"] == 300 and run["task"] == "block_push"
+    assert run["preset"]["teacher"]["value_bound"] is True
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(snap / "checkpoint.pt", weights_only=False)
     assert a["updates"] == b["updates"] > 0 and b["env_steps"] == 300
