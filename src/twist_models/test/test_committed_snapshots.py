@@ -27,8 +27,10 @@ def test_the_block_teachers_are_committed():
 @pytest.mark.parametrize("snap", SNAPSHOTS, ids=[p.name for p in SNAPSHOTS])
 def test_snapshot_loads_and_its_replay_matches_the_checkpoint(snap):
     agent, meta, preset = load_teacher(snap)
-    # teacher_<task> is the training seed 0; other training seeds are teacher_<task>_seed<N>.
-    assert snap.name == f"teacher_{meta['task']}" + (f"_seed{preset.seed}" if preset.seed else "")
+    # teacher_<task> is the training seed 0; other training seeds are teacher_<task>_seed<N>; a run
+    # trained with the value bound (in no preset) ends in _vb.
+    want = f"teacher_{meta['task']}" + (f"_seed{preset.seed}" if preset.seed else "")
+    assert snap.name == want + ("_vb" if preset.teacher.value_bound else "")
     assert not (snap / "dataset").exists()
     episodes = read_replay(snap / REPLAY_FILE)
     steps = sum(len(ep["reward"]) - 1 for ep in episodes)
