@@ -671,8 +671,8 @@ def test_a_resume_keeps_the_runs_own_seed(tmp_path, monkeypatch):
 
 def test_value_bound_runs_resume_exactly(tmp_path, monkeypatch):
     """--value-bound (not in the paper) is kept in run.yaml, bounds the critic from the rewards in
-    replay, and a run split by a resume (the bound refilled from replay, not the checkpoint) ends
-    as the straight run does."""
+    replay, and a run split by a resume (the bound refilled from replay, not the checkpoint; the
+    flag taken from run.yaml when the resume leaves it out) ends as the straight run does."""
     from twist_models.dreamer import ActorCritic
     from twist_models.train_teacher import main as teacher_main
     from twist_sim.dataset import EpisodeDataset
@@ -689,7 +689,7 @@ def test_value_bound_runs_resume_exactly(tmp_path, monkeypatch):
         return bounds[-1]
 
     monkeypatch.setattr(ActorCritic, "value_range", value_range)
-    teacher_main([*common, "--out", str(tmp_path / "split")])
+    teacher_main([*common[:-1], "--out", str(tmp_path / "split")])  # no --value-bound: run.yaml's
     meta = yaml.safe_load((tmp_path / "split" / "run.yaml").read_text())
     assert meta["preset"]["teacher"]["value_bound"] is True and meta["env_steps"] == 300
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)

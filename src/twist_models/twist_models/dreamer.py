@@ -104,7 +104,7 @@ class ActorCritic(nn.Module):
         self.register_buffer("reward_seen", torch.tensor([float("inf"), float("-inf")]), persistent=False)
 
     def observe_rewards(self, reward: torch.Tensor | np.ndarray) -> None:
-        """Widen the range of real rewards seen by these (any shape; NaN-free)."""
+        """Widen the range of real rewards seen to include `reward` (any shape)."""
         reward = torch.as_tensor(reward, dtype=torch.float32, device=self.reward_seen.device)
         if reward.numel():
             self.reward_seen[0] = torch.minimum(self.reward_seen[0], reward.min())

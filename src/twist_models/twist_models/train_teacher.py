@@ -321,12 +321,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="override teacher.belief_offset (metres; not in the paper, 0: off)")  # fmt: skip
     parser.add_argument("--value-bound", action=argparse.BooleanOptionalAction, default=None,
                         help="override teacher.value_bound (not in the paper): clamp critic values and "
-                             "targets to the returns the real rewards seen allow")  # fmt: skip
+                             "targets to the returns the real rewards seen allow; a resume keeps the run's")  # fmt: skip
     args = parser.parse_args(argv)
     overrides: dict = {}
     for key in ("env_steps", "expert_episodes", "belief_offset", "value_bound"):
         if getattr(args, key) is not None:
             overrides.setdefault("teacher", {})[key] = getattr(args, key)
+    if args.value_bound is None and (args.out / "run.yaml").is_file():
+        # A resume without --value-bound / --no-value-bound continues the run as it was trained.
+        if read_run(args.out).get("preset", {}).get("teacher", {}).get("value_bound"):
+            overrides.setdefault("teacher", {})["value_bound"] = True
     overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.max_minutes is not None and args.max_minutes < 0:
