@@ -10,7 +10,7 @@
 # TEACHERS names snapshot folders under SNAPSHOTS (default checkpoints/); without it, TASKS picks
 # teacher_<task> for each task. Each run's task and --expert-episodes come from its run.yaml, and
 # twist-train-teacher keeps the run's own seed (the seed1/seed2 snapshots continue as seeds 1 and 2);
-# a run trained with --value-bound continues with it.
+# a run trained with --value-bound continues with it (twist-train-teacher keeps run.yaml's).
 # Each run stops at its first checkpoint after MINUTES (twist-train-teacher --max-minutes), so
 # nothing trained is lost; WORK/<snapshot> (default runs/) is kept and a second call continues it.
 set -euo pipefail
@@ -40,12 +40,9 @@ for name in $TEACHERS; do
   task=$(run_yaml "$run/run.yaml" task)
   # The run's own expert-episode count (0 on Distracting Control, which has no scripted expert).
   expert=$(run_yaml "$run/run.yaml" preset teacher expert_episodes)
-  # A run trained with --value-bound (not in any preset) continues with it; older runs lack the key.
-  bound=$(python -c "import sys, yaml
-print('--value-bound' if yaml.safe_load(open(sys.argv[1]))['preset']['teacher'].get('value_bound') else '--no-value-bound')" "$run/run.yaml")
   echo "[continue] $name ($task, seed $(run_yaml "$run/run.yaml" preset seed)): $(grep -m1 '^env_steps' "$run/run.yaml") -> log $run.log"
   twist-train-teacher --task "$task" --preset "$PRESET" --out "$run" --max-minutes "$MINUTES" \
-    --expert-episodes "$expert" "$bound" >> "$run.log" 2>&1 &
+    --expert-episodes "$expert" >> "$run.log" 2>&1 &
   pids+=($!)
 done
 # Progress: the env steps of each run's last checkpoint, every five minutes.
