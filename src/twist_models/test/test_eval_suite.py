@@ -315,6 +315,46 @@ def test_a_record_must_be_readable_and_is_not_exported(tmp_path):
         RunSpec("twist", "cup_catch", 0, "x", teacher="t", record=str(ok))
 
 
+def test_a_value_bound_oracle_is_reported_beside_the_oracle_not_as_it(tmp_path):
+    """oracle_value_bound (twist-train-teacher --value-bound, not in the paper) is a teacher: its
+    twist-eval record says "oracle" and a live run is a teacher checkpoint evaluated like the
+    Oracle's. It gets its own rows and label, and the normalised scores stay relative to the
+    Oracle alone."""
+    from twist_models.eval_suite import evaluate_run
+    from twist_models.report import build_report
+
+    bounded = _record(tmp_path / "vb.json", returns=[500.0, 500.0, 0.0])
+    oracle = _record(tmp_path / "oracle.json")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"episodes": 2, "runs": [
+        {"method": "oracle", "task": "cup_catch", "seed": 0, "path": str(tmp_path), "record": str(oracle)},
+        {"method": "oracle_value_bound", "task": "cup_catch", "seed": 1, "path": str(tmp_path),
+         "record": str(bounded)}]}))  # fmt: skip
+    runs, episodes, split = load_suite(suite)
+    out = tmp_path / "results"
+    summary = run_suite(runs, episodes, split, out, reps=50, progress=False)
+    assert summary["table"]["cup_catch"]["oracle"]["mean"] == pytest.approx(495.0)
+    assert summary["table"]["cup_catch"]["oracle_value_bound"]["mean"] == pytest.approx(500.0)
+    random_mean = summary["table"]["cup_catch"]["random"]["mean"]
+    per_task = summary["normalised"]["per_task"]
+    assert per_task["oracle"]["cup_catch"]["mean"] == pytest.approx(1.0)
+    assert per_task["oracle_value_bound"]["cup_catch"]["mean"] == pytest.approx(
+        (500.0 - random_mean) / (495.0 - random_mean)
+    )
+    md = build_report(out, tmp_path / "report", reps=50)["markdown"].read_text()
+    assert "| Oracle + value bound (not in the paper) | cup_catch | 1: 500.0 | - | record |" in md
+    # A student's record does not stand in for a teacher.
+    with pytest.raises(ValueError, match="method is 'twist'.*needs 'oracle'"):
+        recorded_result(RunSpec("oracle_value_bound", "cup_catch", 1, "x",
+                                record=str(_record(tmp_path / "s.json", method="twist"))), 2, "heldout")  # fmt: skip
+    # Live, a value-bound teacher's checkpoint is evaluated as a teacher: the same episodes, the
+    # same returns as the same checkpoint listed as the Oracle.
+    teacher = str(ROOT / "checkpoints" / "teacher_cartpole_balance")
+    live = [evaluate_run(RunSpec(m, "cartpole_balance", 0, teacher), 1, "heldout")
+            for m in ("oracle", "oracle_value_bound")]  # fmt: skip
+    assert live[0]["returns"] == live[1]["returns"] and live[0]["returns"][0] > 0
+
+
 def test_fig6_ablation_students_are_evaluated_as_bundles(tmp_path):
     """twist_no_imagine / twist_no_noise runs are policy bundles, evaluated on the same episodes
     as TWIST itself: identical bundles give identical returns."""

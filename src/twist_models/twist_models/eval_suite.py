@@ -14,6 +14,8 @@ suite.yaml:
       - {method: dreamer_dr, task: block_push, seed: 0, path: runs/dreamer_dr} # baseline run
       - {method: oracle, task: cup_catch, seed: 1, path: runs/teacher_s1,     # weights not kept:
          record: runs/teacher_s1/heldout_eval_1000000.json}                  # its stored evaluation
+      - {method: oracle_value_bound, task: block_lift, seed: 1,               # a teacher trained with
+         path: runs/teacher_vb}                                              # --value-bound
     random_seeds: 1         # random-policy reference runs per task (added by the suite)
 
 Episode i of every run is reset with seed EVAL_SEED + i (twist_models.evaluate), so all
@@ -68,7 +70,11 @@ RAW_FIELDS = ("method", "task", "seed", "episode", "return", "success")
 # project's addition, not the paper's: a TWIST student distilled further on episodes it drove
 # itself (`twist-teacher-rollouts --driver`, DAgger), reported beside TWIST, never as TWIST.
 STUDENT_METHODS = ("twist", "twist_no_imagine", "twist_no_noise", "twist_dagger")
-TWIST_METHODS = ("oracle", *STUDENT_METHODS)
+# Teachers on state. "oracle_value_bound" is this project's addition, not the paper's: an Oracle
+# trained with `twist-train-teacher --value-bound` (docs/models.md, "Value bound"), reported beside
+# the Oracle, never as it; the Oracle alone is the reference of the normalised scores.
+TEACHER_METHODS = ("oracle", "oracle_value_bound")
+TWIST_METHODS = (*TEACHER_METHODS, *STUDENT_METHODS)
 RANDOM = "random"  # the reference policy the suite evaluates itself; its runs have no path
 
 
@@ -149,7 +155,7 @@ def evaluate_run(run: RunSpec, episodes: int, split: str, device: str = "cpu") -
     if run.method == RANDOM:
         return evaluate_random(run.task, run.seed, episodes, split)
     path = Path(run.path)
-    if run.method == "oracle":
+    if run.method in TEACHER_METHODS:
         agent, _, _ = load_teacher(path, device)
         if run.task in BLOCK_TASKS:
             return evaluate_teacher(agent, run.task, episodes, split=split)
@@ -185,8 +191,9 @@ def recorded_result(run: RunSpec, episodes: int, split: str) -> dict:
     """The first `episodes` episodes of the run's stored `twist-eval --json` result.
 
     The record must be of the run's method (a bundle's record says "twist" for every student
-    method), task and split, and of the suite's episodes (episode i reset with EVAL_SEED + i), and
-    hold at least `episodes` of them; anything else is an error naming the file and the field.
+    method, a teacher's "oracle" for every teacher method), task and split, and of the suite's
+    episodes (episode i reset with EVAL_SEED + i), and hold at least `episodes` of them; anything
+    else is an error naming the file and the field.
     """
     path = Path(run.record)
     try:
@@ -197,7 +204,11 @@ def recorded_result(run: RunSpec, episodes: int, split: str) -> dict:
         ) from err
     if not isinstance(data, dict):
         raise ValueError(f"record {path}: not a twist-eval result (a JSON object), got {type(data).__name__}")
-    method = "twist" if run.method in STUDENT_METHODS else run.method
+    method = run.method
+    if method in STUDENT_METHODS:
+        method = "twist"
+    elif method in TEACHER_METHODS:
+        method = "oracle"
     for key, want in (("method", method), ("task", run.task), ("split", split), ("seed", EVAL_SEED)):
         if data.get(key) != want:
             raise ValueError(f"record {path}: {key} is {data.get(key)!r}, but the suite's run "

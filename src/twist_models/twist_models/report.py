@@ -36,9 +36,10 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from .checkpoint import atomic_write_bytes, lineage_of  # noqa: E402
 from .eval_suite import STUDENT_METHODS, read_raw, run_scores, summarise  # noqa: E402
 
-METHOD_ORDER = ("oracle", "twist", "twist_dagger", "twist_no_imagine", "twist_no_noise", "dreamer_dr",
-                "dreamer_nodr", "state_recon", "asym_sac", "random")  # fmt: skip
-METHOD_LABELS = {"oracle": "Oracle", "twist": "TWIST", "twist_dagger": "TWIST + DAgger (not in the paper)",
+METHOD_ORDER = ("oracle", "oracle_value_bound", "twist", "twist_dagger", "twist_no_imagine", "twist_no_noise",
+                "dreamer_dr", "dreamer_nodr", "state_recon", "asym_sac", "random")  # fmt: skip
+METHOD_LABELS = {"oracle": "Oracle", "oracle_value_bound": "Oracle + value bound (not in the paper)",
+                 "twist": "TWIST", "twist_dagger": "TWIST + DAgger (not in the paper)",
                  "twist_no_imagine": "TWIST w/o imagined distillation",
                  "twist_no_noise": "TWIST w/o action noise", "dreamer_dr": "Dreamer w/ DR",
                  "dreamer_nodr": "Dreamer w/o DR", "state_recon": "Dreamer State Recon",
