@@ -39,3 +39,17 @@ def test_write_sends_the_interval_means_to_the_writer_and_starts_a_new_interval(
         means.add({"loss": loss})
     assert means.write(writer, 150) == {"loss": 3.0} and writer.scalars == [("loss", 3.0, 150)]
     assert len(means) == 0 and means.write(writer, 200) == {} and len(writer.scalars) == 1
+
+
+def test_a_metric_reported_by_some_updates_is_averaged_over_those_only():
+    """E.g. `ac/value_bound_hi` from the first update that has a bound: its interval mean is the
+    mean of the values reported, while the other metrics average over every update."""
+    means = IntervalMeans()
+    means.add({"loss": 1.0})
+    means.add({"loss": 3.0})
+    means.add({"loss": 5.0, "ac/value_bound_hi": 300.0})
+    means.add({"loss": 7.0, "ac/value_bound_hi": 290.0})
+    assert len(means) == 4
+    assert means.pop() == {"loss": 4.0, "ac/value_bound_hi": 295.0}
+    means.add({"ac/value_bound_hi": 280.0})
+    assert means.pop() == {"ac/value_bound_hi": 280.0} and len(means) == 0
