@@ -8,7 +8,8 @@
 #   TASKS=block_push_seed1 THREADS=2 bash scripts/continue_students.sh 90   # one student, both cores
 #
 # A name in TASKS pairs checkpoints/teacher_<name> with checkpoints/students/student_<name>: a task,
-# or a task and a training seed of its teacher (block_push_seed1).
+# or a task and a training seed of its teacher (block_push_seed1), with _vb for a teacher trained with
+# the value bound (block_lift_seed1_vb).
 #
 # Settings (environment): TASKS, PRESET (cpu), THREADS (torch threads of each student, 1), STEPS
 # (distill.steps, 100000), EPISODES (20) and EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA
@@ -54,6 +55,7 @@ data_of() {
     block_push) echo "replay 0:700 1:700" ;;
     block_push_seed1) echo "replay 0:350 1:350" ;;
     block_lift) echo "replay 0:700" ;;
+    block_lift_seed1_vb) echo "replay 0:700" ;;
     cartpole_balance) echo "replay 0:200" ;;
     cup_catch) echo "own" ;;
     *) echo "[students] no data recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;

@@ -54,12 +54,13 @@ def test_student_snapshot_loads_onto_its_committed_teacher(snap):
     """A distillation in progress (checkpoints/README.md): its weights fit the committed teacher of
     its task, its counters agree with run.yaml, and it names runs/teacher_<name> as its teacher, where
     the README's resume commands copy that snapshot. <name> is the task, or the task and the training
-    seed of its teacher (student_block_push_seed1 belongs to teacher_block_push_seed1)."""
+    seed of its teacher (student_block_push_seed1 belongs to teacher_block_push_seed1), with _vb for
+    a teacher trained with the value bound (student_block_lift_seed1_vb)."""
     from twist_models.student import Student
 
     meta = yaml.safe_load((snap / "run.yaml").read_text())
     name = snap.name.removeprefix("student_")
-    assert re.fullmatch(rf"{meta['task']}(_seed\d+)?", name), snap.name
+    assert re.fullmatch(rf"{meta['task']}(_seed\d+)?(_vb)?", name), snap.name
     teacher_dir = ROOT / "checkpoints" / f"teacher_{name}"
     _, teacher_meta, teacher_preset = load_teacher(teacher_dir)
     assert Path(meta["teacher_run"]).name == f"teacher_{name}"
