@@ -305,6 +305,10 @@ def train(
     return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
 
 
+# TeacherConfig fields a resume takes from the run's run.yaml unless its command line gives them.
+RESUME_KEEPS = ("expert_episodes", "belief_offset", "value_bound")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the TWIST teacher (Dreamer on privileged state).")
     parser.add_argument("--task", default="block_push", choices=task_names())
@@ -312,13 +316,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
     parser.add_argument("--env-steps", type=int, help="override teacher.env_steps")
-    parser.add_argument("--expert-episodes", type=int, help="override teacher.expert_episodes (0: paper)")
+    parser.add_argument("--expert-episodes", type=int,
+                        help="override teacher.expert_episodes (0: paper); a resume keeps the run's")  # fmt: skip
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
     parser.add_argument("--max-minutes", type=float,
                         help="stop at the first checkpoint after this many minutes; rerun to continue")  # fmt: skip
     parser.add_argument("--belief-offset", type=float,
-                        help="override teacher.belief_offset (metres; not in the paper, 0: off)")  # fmt: skip
+                        help="override teacher.belief_offset (metres; not in the paper, 0: off); a resume keeps the run's")  # fmt: skip
     parser.add_argument("--value-bound", action=argparse.BooleanOptionalAction, default=None,
                         help="override teacher.value_bound (not in the paper): clamp critic values and "
                              "targets to the returns the real rewards seen allow; a resume keeps the run's")  # fmt: skip
@@ -327,10 +332,14 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("env_steps", "expert_episodes", "belief_offset", "value_bound"):
         if getattr(args, key) is not None:
             overrides.setdefault("teacher", {})[key] = getattr(args, key)
-    if args.value_bound is None and (args.out / "run.yaml").is_file():
-        # A resume without --value-bound / --no-value-bound continues the run as it was trained.
-        if read_run(args.out).get("preset", {}).get("teacher", {}).get("value_bound"):
-            overrides.setdefault("teacher", {})["value_bound"] = True
+    if (args.out / "run.yaml").is_file():
+        # A resume continues the run as it was trained: what the command line leaves out of these
+        # comes from run.yaml, not from the preset (a run resumed at 72K with --expert-episodes 520
+        # keeps 520, a run trained with --value-bound keeps the bound).
+        recorded = read_run(args.out).get("preset", {}).get("teacher", {})
+        for key in RESUME_KEEPS:
+            if getattr(args, key) is None and key in recorded:
+                overrides.setdefault("teacher", {})[key] = recorded[key]
     overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.max_minutes is not None and args.max_minutes < 0:
