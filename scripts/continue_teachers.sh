@@ -8,9 +8,10 @@
 #   TEACHERS="teacher_block_push_seed1 teacher_block_push_seed2" bash scripts/continue_teachers.sh 120
 #
 # TEACHERS names snapshot folders under SNAPSHOTS (default checkpoints/); without it, TASKS picks
-# teacher_<task> for each task. Each run's task and --expert-episodes come from its run.yaml, and
-# twist-train-teacher keeps the run's own seed (the seed1/seed2 snapshots continue as seeds 1 and 2);
-# a run trained with --value-bound continues with it (twist-train-teacher keeps run.yaml's).
+# teacher_<task> for each task. Each run's task comes from its run.yaml, and twist-train-teacher
+# keeps the run's own seed (the seed1/seed2 snapshots continue as seeds 1 and 2) and its recorded
+# expert episodes (0 on Distracting Control, which has no scripted expert), belief offset and value
+# bound.
 # Each run stops at its first checkpoint after MINUTES (twist-train-teacher --max-minutes), so
 # nothing trained is lost; WORK/<snapshot> (default runs/) is kept and a second call continues it.
 set -euo pipefail
@@ -38,11 +39,9 @@ for name in $TEACHERS; do
   [ -f "$snap/run.yaml" ] || { echo "[continue] no snapshot $snap" >&2; exit 2; }
   [ -f "$run/checkpoint.pt" ] || cp -r "$snap" "$run"
   task=$(run_yaml "$run/run.yaml" task)
-  # The run's own expert-episode count (0 on Distracting Control, which has no scripted expert).
-  expert=$(run_yaml "$run/run.yaml" preset teacher expert_episodes)
   echo "[continue] $name ($task, seed $(run_yaml "$run/run.yaml" preset seed)): $(grep -m1 '^env_steps' "$run/run.yaml") -> log $run.log"
   twist-train-teacher --task "$task" --preset "$PRESET" --out "$run" --max-minutes "$MINUTES" \
-    --expert-episodes "$expert" >> "$run.log" 2>&1 &
+    >> "$run.log" 2>&1 &
   pids+=($!)
 done
 # Progress: the env steps of each run's last checkpoint, every five minutes.

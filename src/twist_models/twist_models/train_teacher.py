@@ -328,18 +328,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="override teacher.value_bound (not in the paper): clamp critic values and "
                              "targets to the returns the real rewards seen allow; a resume keeps the run's")  # fmt: skip
     args = parser.parse_args(argv)
+    # A resume continues the run as it was trained: what the command line leaves out of
+    # RESUME_KEEPS comes from run.yaml, not from the preset (a run resumed at 72K with
+    # --expert-episodes 520 keeps 520, a run trained with --value-bound keeps the bound).
+    resumed = (args.out / "run.yaml").is_file()
+    recorded = read_run(args.out).get("preset", {}).get("teacher", {}) if resumed else {}
     overrides: dict = {}
-    for key in ("env_steps", "expert_episodes", "belief_offset", "value_bound"):
-        if getattr(args, key) is not None:
-            overrides.setdefault("teacher", {})[key] = getattr(args, key)
-    if (args.out / "run.yaml").is_file():
-        # A resume continues the run as it was trained: what the command line leaves out of these
-        # comes from run.yaml, not from the preset (a run resumed at 72K with --expert-episodes 520
-        # keeps 520, a run trained with --value-bound keeps the bound).
-        recorded = read_run(args.out).get("preset", {}).get("teacher", {})
-        for key in RESUME_KEEPS:
-            if getattr(args, key) is None and key in recorded:
-                overrides.setdefault("teacher", {})[key] = recorded[key]
+    for key in ("env_steps", *RESUME_KEEPS):
+        value = getattr(args, key)
+        if value is None and key in RESUME_KEEPS:
+            value = recorded.get(key)
+        if value is not None:
+            overrides.setdefault("teacher", {})[key] = value
     overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.max_minutes is not None and args.max_minutes < 0:
