@@ -153,6 +153,43 @@ def test_cli_rejects_a_negative_time_budget(tmp_path, capsys):
     assert "--max-minutes must be >= 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("method", ["dreamer_dr", "asym_sac"])
+def test_a_baseline_resume_keeps_the_runs_env_steps_and_expert_episodes(method, tmp_path, monkeypatch):
+    """A resume without --env-steps goes on to the run's own target (a run given --env-steps
+    49500 at its start does not stop at the preset's), with its own expert episodes; the
+    command line's win."""
+    import twist_models.baselines.train as baseline_train
+    from twist_models.checkpoint import write_yaml
+
+    seen: list = []
+    monkeypatch.setattr(
+        baseline_train,
+        "train",
+        lambda m, task, preset, sac, *a, **k: seen.append((preset.teacher, sac)) or {},
+    )
+    out = tmp_path / "run"
+    base = ["--method", method, "--preset", "debug", "--out", str(out)]
+    baseline_train.main(base)  # a new run: the preset's
+    preset_teacher, preset_sac = seen[-1]
+    out.mkdir()
+    write_yaml(
+        out / "run.yaml",
+        {"preset": {"teacher": {"env_steps": 4321, "expert_episodes": 7}}, "asym_sac": {"env_steps": 1234}},
+    )
+    baseline_train.main(base)
+    teacher, sac = seen[-1]
+    want = 1234 if method == "asym_sac" else 4321
+    assert (
+        want not in (preset_teacher.env_steps, preset_sac.env_steps) and preset_teacher.expert_episodes != 7
+    )
+    assert teacher.expert_episodes == 7
+    assert (sac.env_steps if method == "asym_sac" else teacher.env_steps) == want
+    baseline_train.main([*base, "--env-steps", "99", "--expert-episodes", "2"])
+    teacher, sac = seen[-1]
+    assert teacher.expert_episodes == 2
+    assert (sac.env_steps if method == "asym_sac" else teacher.env_steps) == 99
+
+
 def test_twist_eval_measures_a_baseline_run_on_the_chosen_episodes(tmp_path, capsys):
     from twist_models.baselines.train import evaluate_agent, load_baseline
     from twist_models.evaluate import main as eval_main

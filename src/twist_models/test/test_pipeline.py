@@ -704,10 +704,13 @@ def test_value_bound_runs_resume_exactly(tmp_path, monkeypatch):
     assert bounds and bounds[0] == pytest.approx(want, rel=1e-5)
 
 
-def test_a_teacher_resume_keeps_the_runs_expert_episodes_belief_offset_and_value_bound(tmp_path, monkeypatch):
-    """twist-train-teacher on an existing run takes what its command line leaves out of
+def test_a_teacher_resume_keeps_the_runs_env_steps_expert_episodes_belief_offset_and_value_bound(
+    tmp_path, monkeypatch
+):
+    """twist-train-teacher on an existing run takes what its command line leaves out of env_steps,
     expert_episodes, belief_offset and value_bound from run.yaml, not from the preset (a run given
-    --expert-episodes 520 at a resume keeps 520 at the next); what the command line gives wins."""
+    --expert-episodes 520 at a resume keeps 520 at the next, a run given --env-steps 130000 goes on
+    to 130K); what the command line gives wins."""
     import twist_models.train_teacher as train_teacher
     from twist_models.checkpoint import write_yaml
 
@@ -719,15 +722,40 @@ def test_a_teacher_resume_keeps_the_runs_expert_episodes_belief_offset_and_value
     base = ["--task", "block_lift", "--preset", "debug", "--out", str(out)]
     train_teacher.main(base)  # a new run: the preset's
     default = seen[-1]
-    recorded = {"expert_episodes": 520, "belief_offset": 0.05, "value_bound": True}
+    recorded = {"env_steps": 1234, "expert_episodes": 520, "belief_offset": 0.05, "value_bound": True}
     assert all(getattr(default, k) != v for k, v in recorded.items())
     out.mkdir()
     write_yaml(out / "run.yaml", {"task": "block_lift", "preset": {"teacher": recorded}})
     train_teacher.main(base)
     assert {k: getattr(seen[-1], k) for k in recorded} == recorded
-    train_teacher.main([*base, "--expert-episodes", "3", "--belief-offset", "0", "--no-value-bound"])
-    assert (seen[-1].expert_episodes, seen[-1].belief_offset, seen[-1].value_bound) == (3, 0.0, False)
+    given = ["--env-steps", "77", "--expert-episodes", "3", "--belief-offset", "0", "--no-value-bound"]
+    train_teacher.main([*base, *given])
+    assert {k: getattr(seen[-1], k) for k in recorded} == dict(
+        zip(recorded, (77, 3, 0.0, False), strict=True)
+    )
     assert train_teacher.RESUME_KEEPS == tuple(recorded)
+
+
+def test_a_student_resume_keeps_the_runs_steps(tmp_path, monkeypatch):
+    """twist-distill on an existing run without --steps goes on to the run's own target, not to
+    the preset's; --steps wins."""
+    import twist_models.distill as distill_module
+    from twist_models.checkpoint import write_yaml
+
+    seen: list = []
+    monkeypatch.setattr(
+        distill_module, "distil", lambda teacher, preset, *a, **k: seen.append(preset.distill) or {}
+    )
+    out = tmp_path / "s"
+    base = ["--teacher", str(tmp_path / "t"), "--preset", "debug", "--out", str(out)]
+    distill_module.main(base)
+    assert seen[-1].steps != 100000
+    out.mkdir()
+    write_yaml(out / "run.yaml", {"preset": {"distill": {"steps": 100000}}})
+    distill_module.main(base)
+    assert seen[-1].steps == 100000
+    distill_module.main([*base, "--steps", "3"])
+    assert seen[-1].steps == 3
 
 
 def test_a_student_resume_keeps_its_seed(teacher_run, tmp_path):

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", required=True, type=Path, help="student run directory (resumes if it exists)"
     )
-    parser.add_argument("--steps", type=int, help="override distill.steps")
+    parser.add_argument("--steps", type=int, help="override distill.steps; a resume keeps the run's")
     parser.add_argument("--no-imagine", action="store_true", help="switch off imagined distillation (Eq. 4)")
     parser.add_argument(
         "--no-action-noise", action="store_true", help="no Gaussian noise on imagined actions"
@@ -271,8 +271,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_minutes is not None and args.max_minutes < 0:
         parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")
     distill: dict = {}
-    if args.steps is not None:
-        distill["steps"] = args.steps
+    # A resume without --steps goes on to the run's own target, not to the preset's.
+    steps = args.steps
+    if steps is None and (args.out / "run.yaml").is_file():
+        steps = (read_run(args.out).get("preset") or {}).get("distill", {}).get("steps")
+    if steps is not None:
+        distill["steps"] = steps
     if args.no_imagine:
         distill["imagine"] = False
     if args.no_action_noise:

@@ -305,8 +305,9 @@ def train(
     return {"env_steps": counter["step"], "updates": counter["updates"], "episodes": len(replay.episodes)}
 
 
-# TeacherConfig fields a resume takes from the run's run.yaml unless its command line gives them.
-RESUME_KEEPS = ("expert_episodes", "belief_offset", "value_bound")
+# TeacherConfig fields a resume takes from the run's run.yaml unless its command line gives them
+# (env_steps: the target the run was last given, so "rerun to continue" goes on to it).
+RESUME_KEEPS = ("env_steps", "expert_episodes", "belief_offset", "value_bound")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="cpu", help="preset name (config/presets) or YAML path")
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
-    parser.add_argument("--env-steps", type=int, help="override teacher.env_steps")
+    parser.add_argument("--env-steps", type=int, help="override teacher.env_steps; a resume keeps the run's")
     parser.add_argument("--expert-episodes", type=int,
                         help="override teacher.expert_episodes (0: paper); a resume keeps the run's")  # fmt: skip
     parser.add_argument("--seed", type=int, help="override the preset's seed")
@@ -330,13 +331,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # A resume continues the run as it was trained: what the command line leaves out of
     # RESUME_KEEPS comes from run.yaml, not from the preset (a run resumed at 72K with
-    # --expert-episodes 520 keeps 520, a run trained with --value-bound keeps the bound).
+    # --expert-episodes 520 keeps 520, a run trained with --value-bound keeps the bound, a run
+    # given --env-steps 130000 goes on to 130K, not to the preset's 100K).
     resumed = (args.out / "run.yaml").is_file()
     recorded = read_run(args.out).get("preset", {}).get("teacher", {}) if resumed else {}
     overrides: dict = {}
-    for key in ("env_steps", *RESUME_KEEPS):
+    for key in RESUME_KEEPS:
         value = getattr(args, key)
-        if value is None and key in RESUME_KEEPS:
+        if value is None:
             value = recorded.get(key)
         if value is not None:
             overrides.setdefault("teacher", {})[key] = value

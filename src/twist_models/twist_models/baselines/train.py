@@ -265,9 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="debug", help="preset name (config/presets) or YAML path")
     parser.add_argument("--out", required=True, type=Path, help="run directory (resumes if it exists)")
     parser.add_argument("--backend", default="mujoco")
-    parser.add_argument("--env-steps", type=int, help="override the method's env_steps")
     parser.add_argument(
-        "--expert-episodes", type=int, help="override teacher.expert_episodes (Dreamer baselines)"
+        "--env-steps", type=int, help="override the method's env_steps; a resume keeps the run's"
+    )
+    parser.add_argument(
+        "--expert-episodes",
+        type=int,
+        help="override teacher.expert_episodes (Dreamer baselines); a resume keeps the run's",
     )
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", help="override the preset's device")
@@ -276,13 +280,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.max_minutes is not None and args.max_minutes < 0:
         parser.error(f"--max-minutes must be >= 0, got {args.max_minutes}")
+    # A resume goes on to the run's own env-step target, with its own expert episodes, unless
+    # the command line gives them: not to the preset's.
+    recorded = read_run(args.out) if (args.out / "run.yaml").is_file() else {}
+    recorded_teacher = (recorded.get("preset") or {}).get("teacher") or {}
+    env_steps, expert_episodes = args.env_steps, args.expert_episodes
+    if env_steps is None:
+        target = recorded.get("asym_sac") if args.method == "asym_sac" else recorded_teacher
+        env_steps = (target or {}).get("env_steps")
+    if expert_episodes is None:
+        expert_episodes = recorded_teacher.get("expert_episodes")
     overrides: dict = {}
     sac_overrides: dict = {}
-    if args.env_steps is not None:
-        overrides["teacher"] = {"env_steps": args.env_steps}
-        sac_overrides["env_steps"] = args.env_steps
-    if args.expert_episodes is not None:
-        overrides.setdefault("teacher", {})["expert_episodes"] = args.expert_episodes
+    if env_steps is not None:
+        overrides["teacher"] = {"env_steps": env_steps}
+        sac_overrides["env_steps"] = env_steps
+    if expert_episodes is not None:
+        overrides.setdefault("teacher", {})["expert_episodes"] = expert_episodes
     overrides.update(run_overrides(args.out, args.seed, args.device))
     preset = load_preset(args.preset, overrides)
     if args.method == "asym_sac":
