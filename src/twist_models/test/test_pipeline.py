@@ -804,3 +804,48 @@ def test_run_overrides_take_the_recorded_seed_and_pass_the_device(tmp_path):
     assert run_overrides(tmp_path, 4, None) == {"seed": 4}
     with pytest.raises(ValueError, match=f"{tmp_path} is a run of seed 4"):
         run_overrides(tmp_path, 0, None)
+
+
+def test_a_teacher_keeps_its_best_periodic_evaluation(tmp_path, monkeypatch):
+    """RUN/best holds the weights of the run's best periodic evaluation (success rate first, then
+    return), across a resume; it loads as a teacher, cannot be trained on, and a snapshot leaves
+    it out. The evaluations are the real ones with scripted scores, so that the best is not the
+    last."""
+    import twist_models.train_teacher as train_teacher
+    from twist_models.checkpoint import load_teacher
+
+    scores = iter([(0.0, 1.0), (0.0, 3.0), (0.0, 2.0), (0.1, -50.0)])  # at 150, 300, 450, 600
+    weights: dict = {}
+    real = train_teacher.evaluate_teacher
+
+    def scripted(agent, *args, **kwargs):
+        result = real(agent, *args, **kwargs)
+        weights[len(weights)] = {k: v.clone() for k, v in agent.training_state()["agent"].items()}
+        success_rate, mean_return = next(scores)
+        return {**result, "success_rate": success_rate, "mean_return": mean_return}
+
+    monkeypatch.setattr(train_teacher, "evaluate_teacher", scripted)
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    out = tmp_path / "run"
+
+    def run(env_steps, **kwargs):
+        preset = load_preset("debug", {"teacher": {"env_steps": env_steps, "eval_every": 150}})
+        train("block_push", preset, out, progress=False, **kwargs)
+        return yaml.safe_load((out / "best" / "run.yaml").read_text())
+
+    assert run(450, max_minutes=0)["best_of"]["env_steps"] == 150  # stopped at 150
+    best = run(450)  # resumed: 3.0 at 300 beats 1.0, and 2.0 at 450 does not beat it
+    assert best["env_steps"] == best["best_of"]["env_steps"] == 300
+    assert (best["best_of"]["success_rate"], best["best_of"]["return"]) == (0.0, 3.0)
+    agent, _, _ = load_teacher(out / "best")
+    for key, value in agent.training_state()["agent"].items():
+        assert torch.equal(value, weights[1][key]), key
+    assert torch.load(out / "best" / "checkpoint.pt", weights_only=False)["updates"] == best["updates"]
+    # Success first: 1 of 10 at 600 beats 0 of 10 at 300, whatever the returns.
+    assert run(600)["best_of"]["env_steps"] == 600
+    with pytest.raises(ValueError, match="best periodic evaluation"):
+        train("block_push", load_preset("debug"), out / "best", progress=False)
+    snapshot(out, tmp_path / "snap")
+    assert not (tmp_path / "snap" / "best").exists()
+    with pytest.raises(ValueError, match="its replay 0"):
+        snapshot(out / "best", tmp_path / "snap_best")

@@ -14,6 +14,9 @@ counter of the episodes in D.
 Checkpoints are written at episode ends only, so a run stopped at one (for example by
 --env-steps) and continued gives exactly the run that never stopped. A copy of a snapshot
 (twist-teacher-snapshot: the run without D's images) resumes the same way.
+RUN/best/ holds the weights of the run's best periodic evaluation so far (training split; success
+rate, then return), for twist-eval, twist-teacher-rollouts and twist-distill: a teacher that
+learned and then collapsed is not lost with the next checkpoint. It is not a run to resume.
 """
 
 from __future__ import annotations
@@ -47,6 +50,36 @@ from .student import position_slices
 
 # Updates between TensorBoard writes of the update metrics, each write the interval's means.
 LOG_EVERY = 50
+# The sub-folder of a teacher run that holds its best periodic evaluation's weights.
+BEST_DIR = "best"
+
+
+def best_so_far(out: Path) -> tuple[float, float] | None:
+    """(success rate, return) of the evaluation kept in RUN/best, or None without one."""
+    path = Path(out) / BEST_DIR / "run.yaml"
+    if not path.is_file():
+        return None
+    best = read_run(path.parent)["best_of"]
+    return float(best["success_rate"]), float(best["return"])
+
+
+def save_best(out: Path, agent, rng, replay_rng, counter: dict, wall_s: float, meta: dict,
+              result: dict, episodes: int, device, threads: int) -> None:  # fmt: skip
+    """Keep the agent as RUN/best: a loadable teacher (checkpoint.pt + run.yaml), whose run.yaml
+    records the evaluation (`best_of`). run.yaml goes first and comes back last, so a crash in
+    between leaves no checkpoint that run.yaml misdescribes."""
+    best = Path(out) / BEST_DIR
+    best.mkdir(exist_ok=True)
+    (best / "run.yaml").unlink(missing_ok=True)
+    save_training_state(
+        best / "checkpoint.pt", agent, rng, replay_rng, counter["updates"], counter["step"], wall_s
+    )
+    write_yaml(best / "run.yaml", {
+        **meta, "env_steps": counter["step"], "updates": counter["updates"], "wall_s": round(wall_s, 1),
+        "compute": run_compute(device, threads, wall_s),
+        "best_of": {"run": "..", "env_steps": counter["step"], "split": "train", "episodes": episodes,
+                    "success_rate": float(result["success_rate"]), "return": float(result["mean_return"])},
+    })  # fmt: skip
 
 
 def belief_offset(
@@ -211,6 +244,9 @@ def train(
             "preprocess": {"size": preset.model.image_size, "crop": None}, "preset": preset.to_dict()}  # fmt: skip
     if (out / "run.yaml").is_file():
         old = read_run(out)
+        if "best_of" in old:
+            raise ValueError(f"{out} is a run's best periodic evaluation (its {BEST_DIR}/), not a run to "
+                             f"train on: resume the run itself, {out.parent}")  # fmt: skip
         if old["task"] != task or old["preset"]["model"] != meta["preset"]["model"]:
             raise ValueError(f"{out} holds a run of another task or model size; use a new --out")
         check_resume_seed(out, old["preset"].get("seed"), preset.seed)
@@ -245,6 +281,7 @@ def train(
             if counter["updates"] % LOG_EVERY == 0:
                 interval.write(writer, counter["step"])
 
+    best = best_so_far(out)
     last_ckpt = env_steps
     # SIGTERM/SIGINT (stopping a background run) ends the episode in hand and checkpoints at its
     # end, like a spent time budget: nothing is lost and the same command continues exactly.
@@ -282,6 +319,10 @@ def train(
                     f.write(json.dumps({"env_steps": step, "updates": counter["updates"], "wall_s": round(wall(), 1),
                                         "success_rate": result["success_rate"], "return": result["mean_return"]}) + "\n")  # fmt: skip
                 bar.set_postfix(success=result["success_rate"], ret=round(result["mean_return"], 1))
+                if best is None or (result["success_rate"], result["mean_return"]) > best:
+                    best = (result["success_rate"], result["mean_return"])
+                    save_best(out, agent, rng, replay.rng, counter, wall(), meta, result, cfg.eval_episodes,
+                              device, preset.threads)  # fmt: skip
             stopping = stop.requested is not None
             if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps or stopping:
                 save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
