@@ -16,7 +16,7 @@ from twist_models.config import load_preset
 from twist_models.distill import distil
 from twist_models.evaluate import main as eval_main
 from twist_models.policy import StudentPolicy
-from twist_models.snapshot import snapshot
+from twist_models.snapshot import run_episodes, snapshot
 from twist_models.train_teacher import train
 
 pytest.importorskip("twist_sim.dataset")
@@ -808,13 +808,15 @@ def test_run_overrides_take_the_recorded_seed_and_pass_the_device(tmp_path):
 
 def test_a_teacher_keeps_its_best_periodic_evaluation(tmp_path, monkeypatch):
     """RUN/best holds the weights of the run's best periodic evaluation (success rate first, then
-    return), across a resume; it loads as a teacher, cannot be trained on, and a snapshot leaves
-    it out. The evaluations are the real ones with scripted scores, so that the best is not the
-    last."""
+    return), across a resume; it loads as a teacher, cannot be trained on, and a snapshot of the
+    run leaves it out. A snapshot of the best is a run again (the run's replay and evaluations up
+    to the best), which goes on exactly as the run went on from there. The evaluations are the
+    real ones with scripted scores, so that the best is not the last."""
     import twist_models.train_teacher as train_teacher
     from twist_models.checkpoint import load_teacher
 
-    scores = iter([(0.0, 1.0), (0.0, 3.0), (0.0, 2.0), (0.1, -50.0)])  # at 150, 300, 450, 600
+    # At 150, 300, 450; the best's snapshot at 450; the run at 600.
+    scores = iter([(0.0, 1.0), (0.0, 3.0), (0.0, 2.0), (0.0, 0.0), (0.1, -50.0)])
     weights: dict = {}
     real = train_teacher.evaluate_teacher
 
@@ -841,11 +843,25 @@ def test_a_teacher_keeps_its_best_periodic_evaluation(tmp_path, monkeypatch):
     for key, value in agent.training_state()["agent"].items():
         assert torch.equal(value, weights[1][key]), key
     assert torch.load(out / "best" / "checkpoint.pt", weights_only=False)["updates"] == best["updates"]
+    snap_best = tmp_path / "snap_best"
+    snapshot(out / "best", snap_best)
+    snap = yaml.safe_load((snap_best / "run.yaml").read_text())
+    assert "best_of" not in snap and snap["from_best"]["env_steps"] == snap["env_steps"] == 300
+    assert snap["from_best"]["run"] == str(out)
+    assert sum(len(ep["reward"]) - 1 for ep in run_episodes(snap_best)) == 300
+    evals = [json.loads(line)["env_steps"] for line in (snap_best / "eval.jsonl").read_text().splitlines()]
+    assert evals == [150, 300] and (snap_best / "tb").is_dir()
+    preset = load_preset("debug", {"teacher": {"env_steps": 450, "eval_every": 150}})
+    train("block_push", preset, snap_best, progress=False)  # from the best at 300 to 450
+    assert any(not torch.equal(value, weights[1][key]) for key, value in weights[2].items())  # it learned
+    for key, value in weights[3].items():  # what the run itself held at 450
+        assert torch.equal(value, weights[2][key]), key
     # Success first: 1 of 10 at 600 beats 0 of 10 at 300, whatever the returns.
     assert run(600)["best_of"]["env_steps"] == 600
     with pytest.raises(ValueError, match="best periodic evaluation"):
         train("block_push", load_preset("debug"), out / "best", progress=False)
     snapshot(out, tmp_path / "snap")
     assert not (tmp_path / "snap" / "best").exists()
-    with pytest.raises(ValueError, match="its replay 0"):
-        snapshot(out / "best", tmp_path / "snap_best")
+    shutil.copytree(out / "best", tmp_path / "lonely" / "best")  # without its run
+    with pytest.raises(ValueError, match="was kept at env step 600, but the episodes of its run"):
+        snapshot(tmp_path / "lonely" / "best", tmp_path / "snap_lonely")

@@ -18,6 +18,11 @@ lengths) and no dataset/. So a trained teacher survives the machine it was train
   --teacher SNAP --data ROLLOUTS` take it as a teacher run (distillation then has no D of its
   own and needs --data).
 
+A run's best periodic evaluation (RUN/best, twist-train-teacher) snapshots too: its checkpoint,
+its run's replay up to the best's env steps, the run's evaluations up to it, the run's tb/ (its
+scalars past the best too) and a run.yaml that records the evaluation as `from_best`. The
+snapshot is a run again, which resumes from the best as the run itself went on from that step.
+
 Everything is written atomically (temp file + rename), replay.npz last but one and run.yaml
 last, so a killed snapshot is never taken for a whole one.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -67,15 +73,38 @@ def read_replay(path: Path) -> list[dict[str, np.ndarray]]:
 
 
 def run_episodes(run_dir: Path) -> list[dict[str, np.ndarray]]:
-    """The replay of a teacher run: a snapshot's replay.npz (if any), then D's complete episodes."""
+    """The replay of a teacher run: a snapshot's replay.npz (if any), then D's complete episodes.
+    A run's best periodic evaluation (RUN/best, `best_of` in its run.yaml) has its run's replay
+    up to the best's env steps: the episodes the run had collected when it kept those weights."""
     from twist_sim.dataset import EpisodeDataset
 
     run_dir = Path(run_dir)
+    best_of = read_run(run_dir).get("best_of") if (run_dir / "run.yaml").is_file() else None
+    if best_of:
+        return best_episodes(run_dir, best_of)
     episodes = read_replay(run_dir / REPLAY_FILE) if (run_dir / REPLAY_FILE).is_file() else []
     if (run_dir / "dataset" / "manifest.json").is_file():
         dataset = EpisodeDataset(run_dir / "dataset")
         episodes += [dataset.episode(i, keys=REPLAY_KEYS) for i in range(len(dataset))]
     return episodes
+
+
+def best_episodes(best_dir: Path, best_of: dict) -> list[dict[str, np.ndarray]]:
+    """The first episodes of a best's run, up to the env step the best was kept at."""
+    run = Path(best_dir) / best_of["run"]
+    target = int(best_of["env_steps"])
+    kept, steps = [], 0
+    for ep in run_episodes(run):
+        if steps >= target:
+            break
+        kept.append(ep)
+        steps += len(ep["reward"]) - 1
+    if steps != target:
+        raise ValueError(
+            f"{best_dir} was kept at env step {target}, but the episodes of its run {run.resolve()} "
+            f"add up to {steps} there: its replay is not that run's"
+        )
+    return kept
 
 
 def snapshot(teacher_dir: Path, out: Path) -> dict:
@@ -100,11 +129,24 @@ def snapshot(teacher_dir: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.yaml").unlink(missing_ok=True)  # an earlier snapshot here is not whole until the end
     atomic_write_bytes(out / "checkpoint.pt", ckpt_bytes)
-    if (teacher_dir / "eval.jsonl").is_file():
+    best_of = meta.pop("best_of", None)
+    if best_of:  # a run of its own from here: the run's evaluations up to it, the evaluation kept
+        run = Path(os.path.normpath(teacher_dir / best_of["run"]))
+        meta["from_best"] = {**best_of, "run": str(run)}
+        if (run / "eval.jsonl").is_file():
+            lines = (run / "eval.jsonl").read_text().splitlines(keepends=True)
+            evals = [
+                line
+                for line in lines
+                if line.strip() and json.loads(line)["env_steps"] <= best_of["env_steps"]
+            ]
+            atomic_write_bytes(out / "eval.jsonl", "".join(evals).encode())
+    elif (teacher_dir / "eval.jsonl").is_file():
         atomic_write_bytes(out / "eval.jsonl", (teacher_dir / "eval.jsonl").read_bytes())
-    if (teacher_dir / "tb").is_dir():
+    tb = run / "tb" if best_of else teacher_dir / "tb"  # a best's: the run's, past the best too
+    if tb.is_dir():
         shutil.rmtree(out / "tb", ignore_errors=True)
-        shutil.copytree(teacher_dir / "tb", out / "tb")
+        shutil.copytree(tb, out / "tb")
     write_replay(out / REPLAY_FILE, episodes)
     # The counters of the checkpoint taken (a live run may have written a newer run.yaml since).
     counters = {
