@@ -89,9 +89,14 @@ def run_episodes(run_dir: Path) -> list[dict[str, np.ndarray]]:
     return episodes
 
 
+def best_run(best_dir: Path, best_of: dict) -> Path:
+    """The run directory a best (RUN/best) belongs to, from its `best_of`."""
+    return Path(os.path.normpath(Path(best_dir) / best_of["run"]))
+
+
 def best_episodes(best_dir: Path, best_of: dict) -> list[dict[str, np.ndarray]]:
     """The first episodes of a best's run, up to the env step the best was kept at."""
-    run = Path(best_dir) / best_of["run"]
+    run = best_run(best_dir, best_of)
     target = int(best_of["env_steps"])
     kept, steps = [], 0
     for ep in run_episodes(run):
@@ -131,7 +136,7 @@ def snapshot(teacher_dir: Path, out: Path) -> dict:
     atomic_write_bytes(out / "checkpoint.pt", ckpt_bytes)
     best_of = meta.pop("best_of", None)
     if best_of:  # a run of its own from here: the run's evaluations up to it, the evaluation kept
-        run = Path(os.path.normpath(teacher_dir / best_of["run"]))
+        run = best_run(teacher_dir, best_of)
         meta["from_best"] = {**best_of, "run": str(run)}
         if (run / "eval.jsonl").is_file():
             lines = (run / "eval.jsonl").read_text().splitlines(keepends=True)

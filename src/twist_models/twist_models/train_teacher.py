@@ -63,6 +63,12 @@ def best_so_far(out: Path) -> tuple[float, float] | None:
     return float(best["success_rate"]), float(best["return"])
 
 
+def run_record(meta: dict, counter: dict, wall_s: float, device, threads: int) -> dict:
+    """run.yaml of a teacher checkpoint: the run's meta and the counters it was taken at."""
+    return {**meta, "env_steps": counter["step"], "updates": counter["updates"], "wall_s": round(wall_s, 1),
+            "compute": run_compute(device, threads, wall_s)}  # fmt: skip
+
+
 def save_best(out: Path, agent, rng, replay_rng, counter: dict, wall_s: float, meta: dict,
               result: dict, episodes: int, device, threads: int) -> None:  # fmt: skip
     """Keep the agent as RUN/best: a loadable teacher (checkpoint.pt + run.yaml), whose run.yaml
@@ -75,8 +81,7 @@ def save_best(out: Path, agent, rng, replay_rng, counter: dict, wall_s: float, m
         best / "checkpoint.pt", agent, rng, replay_rng, counter["updates"], counter["step"], wall_s
     )
     write_yaml(best / "run.yaml", {
-        **meta, "env_steps": counter["step"], "updates": counter["updates"], "wall_s": round(wall_s, 1),
-        "compute": run_compute(device, threads, wall_s),
+        **run_record(meta, counter, wall_s, device, threads),
         "best_of": {"run": "..", "env_steps": counter["step"], "split": "train", "episodes": episodes,
                     "success_rate": float(result["success_rate"]), "return": float(result["mean_return"])},
     })  # fmt: skip
@@ -326,16 +331,7 @@ def train(
             stopping = stop.requested is not None
             if step - last_ckpt >= cfg.checkpoint_every or step >= cfg.env_steps or stopping:
                 save_training_state(ckpt_path, agent, rng, replay.rng, counter["updates"], step, wall())
-                write_yaml(
-                    out / "run.yaml",
-                    {
-                        **meta,
-                        "env_steps": step,
-                        "updates": counter["updates"],
-                        "wall_s": round(wall(), 1),
-                        "compute": run_compute(device, preset.threads, wall()),
-                    },
-                )
+                write_yaml(out / "run.yaml", run_record(meta, counter, wall(), device, preset.threads))
                 last_ckpt = step
                 if stopping or (max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes):
                     break
