@@ -6,15 +6,20 @@
 #   bash scripts/continue_students.sh 120                    # both students, 120 min of distillation
 #   TASKS=cartpole_balance bash scripts/continue_students.sh 60
 #   TASKS=block_push_seed1 THREADS=2 bash scripts/continue_students.sh 90   # one student, both cores
+#   TASKS="block_push_seed2 block_lift_seed2_vb" bash scripts/continue_students.sh 90  # new students
 #
 # A name in TASKS pairs checkpoints/teacher_<name> with checkpoints/students/student_<name>: a task,
 # or a task and a training seed of its teacher (block_push_seed1), with _vb for a teacher trained with
 # the value bound (block_lift_seed1_vb).
 #
+# A teacher snapshot with no student yet gets a new one, warm-started (twist-distill --init-from)
+# from another committed student: the warm start of the recipe below, or INIT_FROM (a name under
+# checkpoints/students/). Its first budget makes the snapshot; later calls continue it.
+#
 # Settings (environment): TASKS, PRESET (cpu), THREADS (torch threads of each student, 1), STEPS
 # (distill.steps, 100000), EPISODES (20) and EVAL_SEEDS (1e6 2e6 3e6) of the evaluation, DATA
-# ("replay seed:episodes ...", overrides the recipe below), SNAPSHOTS (checkpoints), WORK
-# (runs/continue_students).
+# ("replay seed:episodes ...", overrides the recipe below), INIT_FROM (overrides the warm start
+# below), SNAPSHOTS (checkpoints), WORK (runs/continue_students).
 #
 # For each task it works in WORK:
 #   1. teacher_<task>: a copy of checkpoints/teacher_<task> (never trained here: the student belongs
@@ -26,8 +31,9 @@
 #      the development CPU: block push about 10 + 25 min, cartpole_balance about 9 + 24 min; block lift
 #      about 5 + 8 min on the faster AVX-512 one;
 #   3. student_<task>: the student, from the snapshot the first time (its run.yaml pointed at this
-#      checkout's copies of 1 and 2), then twist-distill --max-minutes MINUTES, which checkpoints and
-#      stops when the budget is spent, so nothing trained is lost and a second call continues;
+#      checkout's copies of 1 and 2) or, with no snapshot, a new student warm-started from another
+#      one, then twist-distill --max-minutes MINUTES, which checkpoints and stops when the budget is
+#      spent, so nothing trained is lost and a second call continues;
 #   4. twist-export + twist-eval --split heldout --episodes EPISODES for each seed of EVAL_SEEDS, and
 #      the student copied back to checkpoints/students/student_<task> with those evaluations.
 set -euo pipefail
@@ -56,9 +62,22 @@ data_of() {
     block_push_seed1) echo "replay 0:350 1:350" ;;
     block_lift) echo "replay 0:700" ;;
     block_lift_seed1_vb) echo "replay 0:700" ;;
+    block_lift_seed2_vb) echo "replay 0:700" ;;
+    block_push_seed2) echo "replay 0:700" ;;
     cartpole_balance) echo "replay 0:200" ;;
     cup_catch) echo "own" ;;
     *) echo "[students] no data recipe for task $1 (add one to scripts/continue_students.sh)" >&2; return 2 ;;
+  esac
+}
+
+# The student a new one starts from (twist-distill --init-from), for a teacher snapshot with no
+# student yet: this project's warm start (docs/results.md), a student of another teacher of the task.
+warm_start_of() {
+  if [ -n "${INIT_FROM:-}" ]; then echo "$INIT_FROM"; return; fi
+  case "$1" in
+    block_push_seed2) echo "student_block_push_seed1" ;;
+    block_lift_seed2_vb) echo "student_block_lift_seed1_vb" ;;
+    *) echo "[students] no student of $1 and no warm start for it (INIT_FROM, or add one to scripts/continue_students.sh)" >&2; return 2 ;;
   esac
 }
 
@@ -83,7 +102,11 @@ continue_one() {  # task; its output goes to $work/<task>.log
       --out "$work/rollouts_${task}_s$seed"
     data+=(--data "$work/rollouts_${task}_s$seed")
   done
-  if [ ! -f "$student/checkpoint.pt" ]; then
+  local init=() from
+  if [ ! -f "$student/checkpoint.pt" ] && [ ! -d "$SNAPSHOTS/students/student_$task" ]; then
+    # No student of this teacher yet: a new one, warm-started (its run.yaml records from which).
+    init=(--init-from "$SNAPSHOTS/students/$(warm_start_of "$task")")
+  elif [ ! -f "$student/checkpoint.pt" ]; then
     cp -r "$SNAPSHOTS/students/student_$task" "$student"
     rm -f "$student"/heldout_eval_*.json
     # The snapshot names the directories it was trained with; point it at this checkout's copies.
@@ -104,14 +127,18 @@ run["data"] = [str(Path(d).resolve()) for d in data]
 write_yaml(path, run)
 EOF
   fi
-  echo "[students] $task: distilling for $MINUTES min from $(grep -m1 '^updates' "$student/run.yaml")"
+  from=$(grep -m1 '^updates' "$student/run.yaml" 2>/dev/null || echo "a warm start, ${init[1]}")
+  echo "[students] $task: distilling for $MINUTES min from $from"
   twist-distill --teacher "$teacher" "${data[@]}" --preset "$PRESET" --threads "$THREADS" \
-    --out "$student" --steps "$STEPS" --max-minutes "$MINUTES"
+    --out "$student" --steps "$STEPS" --max-minutes "$MINUTES" "${init[@]}"
 }
 
 pids=()
 for task in $TASKS; do
-  [ -d "$SNAPSHOTS/students/student_$task" ] || { echo "[students] no snapshot $SNAPSHOTS/students/student_$task" >&2; exit 2; }
+  if [ ! -d "$SNAPSHOTS/students/student_$task" ]; then  # a new student: its warm start must be there
+    init=$(warm_start_of "$task") || exit 2
+    [ -d "$SNAPSHOTS/students/$init" ] || { echo "[students] $task: no warm start $SNAPSHOTS/students/$init" >&2; exit 2; }
+  fi
   [ -d "$SNAPSHOTS/teacher_$task" ] || { echo "[students] no teacher snapshot $SNAPSHOTS/teacher_$task" >&2; exit 2; }
   data_of "$task" > /dev/null
   echo "[students] $task -> log $work/$task.log"
@@ -148,7 +175,10 @@ for task in $TASKS; do
       --compare-teacher "$work/teacher_$task" --json "$new/heldout_eval_$seed.json"
   done
   # Replace the committed snapshot only once the new one is whole.
-  rm -rf "$snap.old" && mv "$snap" "$snap.old" && mv "$new" "$snap" && rm -rf "$snap.old"
+  rm -rf "$snap.old"
+  if [ -d "$snap" ]; then mv "$snap" "$snap.old"; fi  # none yet for a new student
+  mv "$new" "$snap"
+  rm -rf "$snap.old"
   echo "[students] $snap: $updates updates, evaluations in heldout_eval_*.json"
 done
 echo "[students] snapshots updated: git add $SNAPSHOTS/students && git commit"

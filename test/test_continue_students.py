@@ -33,11 +33,11 @@ def _teacher_and_snapshot(elsewhere: Path, snaps: Path) -> None:
     snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
 
 
-def _continue_students(tmp_path: Path, snaps: Path, data: str) -> None:
+def _continue_students(tmp_path: Path, snaps: Path, data: str, **settings: str) -> None:
     """scripts/continue_students.sh on the debug preset with a budget of 0 minutes; fails with its logs."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
-               DATA=data, SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))  # fmt: skip
+               DATA=data, SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"), **settings)  # fmt: skip
     done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)  # fmt: skip
     log = tmp_path / "work" / "block_push.log"
@@ -121,3 +121,50 @@ def test_continue_students_resumes_a_student_of_the_live_teacher_run(tmp_path):
         run["dataset_steps"]
         == yaml.safe_load((snaps / "teacher_block_push" / "run.yaml").read_text())["env_steps"]
     )
+
+
+def test_continue_students_starts_a_new_student_from_a_warm_start(tmp_path):
+    """A teacher snapshot with no student yet: the script distils a new one warm-started
+    (--init-from) from another committed student, evaluates it and snapshots it under the teacher's
+    name, leaving the warm start as it was."""
+    from twist_models.config import load_preset
+    from twist_models.distill import distil
+
+    elsewhere, snaps = tmp_path / "elsewhere", tmp_path / "snaps"
+    _teacher_and_snapshot(elsewhere, snaps)
+    distil(
+        elsewhere / "teacher",
+        load_preset("debug", {"distill": {"steps": 2}}),
+        snaps / "students" / "student_other",
+        progress=False,
+    )
+    before = (snaps / "students" / "student_other" / "checkpoint.pt").read_bytes()
+
+    _continue_students(tmp_path, snaps, "replay 0:1", INIT_FROM="student_other")
+
+    snap = snaps / "students" / "student_block_push"
+    run = yaml.safe_load((snap / "run.yaml").read_text())
+    # A budget of 0 minutes: one update of its own, checkpointed, on the warm start's weights.
+    assert run["updates"] == 1 and torch.load(snap / "checkpoint.pt", weights_only=False)["updates"] == 1
+    assert run["init_from"] == str((snaps / "students" / "student_other").resolve())
+    assert run["teacher_run"] == str((tmp_path / "work" / "teacher_block_push").resolve())
+    assert sorted(p.name for p in snap.iterdir()) == [
+        "checkpoint.pt",
+        "heldout_eval_1000000.json",
+        "run.yaml",
+        "tb",
+    ]
+    assert (snaps / "students" / "student_other" / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in (snaps / "students").iterdir()) == ["student_block_push", "student_other"]
+
+
+def test_continue_students_refuses_a_new_student_without_a_warm_start(tmp_path):
+    snaps = tmp_path / "snaps"
+    _teacher_and_snapshot(tmp_path / "elsewhere", snaps)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(TASKS="block_push", PRESET="debug", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))
+    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "no student of block_push and no warm start for it" in done.stderr
+    assert not (snaps / "students").exists()
