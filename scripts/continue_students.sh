@@ -136,8 +136,8 @@ EOF
 pids=()
 for task in $TASKS; do
   if [ ! -d "$SNAPSHOTS/students/student_$task" ]; then  # a new student: its warm start must be there
-    init=$(warm_start_of "$task") || exit 2
-    [ -d "$SNAPSHOTS/students/$init" ] || { echo "[students] $task: no warm start $SNAPSHOTS/students/$init" >&2; exit 2; }
+    warm=$(warm_start_of "$task") || exit 2
+    [ -d "$SNAPSHOTS/students/$warm" ] || { echo "[students] $task: no warm start $SNAPSHOTS/students/$warm" >&2; exit 2; }
   fi
   [ -d "$SNAPSHOTS/teacher_$task" ] || { echo "[students] no teacher snapshot $SNAPSHOTS/teacher_$task" >&2; exit 2; }
   data_of "$task" > /dev/null

@@ -33,13 +33,20 @@ def _teacher_and_snapshot(elsewhere: Path, snaps: Path) -> None:
     snapshot(elsewhere / "teacher", snaps / "teacher_block_push")
 
 
-def _continue_students(tmp_path: Path, snaps: Path, data: str, **settings: str) -> None:
-    """scripts/continue_students.sh on the debug preset with a budget of 0 minutes; fails with its logs."""
+def _run_continue_students(tmp_path: Path, snaps: Path, **settings: str) -> subprocess.CompletedProcess:
+    """scripts/continue_students.sh for block_push on the debug preset with a budget of 0 minutes."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(TASKS="block_push", PRESET="debug", STEPS="10", EPISODES="1", EVAL_SEEDS="1000000",
-               DATA=data, SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"), **settings)  # fmt: skip
-    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
+    env.update(
+        TASKS="block_push", PRESET="debug", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"), **settings
+    )
+    return subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)  # fmt: skip
+
+
+def _continue_students(tmp_path: Path, snaps: Path, data: str, **settings: str) -> None:
+    """The script on one evaluation episode and `data`; fails with its logs."""
+    done = _run_continue_students(tmp_path, snaps, STEPS="10", EPISODES="1", EVAL_SEEDS="1000000", DATA=data,
+                                  **settings)  # fmt: skip
     log = tmp_path / "work" / "block_push.log"
     assert done.returncode == 0, (
         done.stdout[-3000:] + done.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
@@ -161,10 +168,7 @@ def test_continue_students_starts_a_new_student_from_a_warm_start(tmp_path):
 def test_continue_students_refuses_a_new_student_without_a_warm_start(tmp_path):
     snaps = tmp_path / "snaps"
     _teacher_and_snapshot(tmp_path / "elsewhere", snaps)
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(TASKS="block_push", PRESET="debug", SNAPSHOTS=str(snaps), WORK=str(tmp_path / "work"))
-    done = subprocess.run(["bash", "scripts/continue_students.sh", "0"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
+    done = _run_continue_students(tmp_path, snaps)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "no student of block_push and no warm start for it" in done.stderr
     assert not (snaps / "students").exists()
