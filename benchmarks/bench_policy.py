@@ -16,6 +16,7 @@ end-to-end p99 <= 20 ms.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import platform
@@ -103,7 +104,7 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
     clients = {n: node.create_client(Trigger, f"/twist_policy/{n}") for n in ("start", "reset")}
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
-    spin_in_thread(executor)
+    spinner = spin_in_thread(executor)
     pose = PoseStamped()
     pose.pose.position.x, pose.pose.position.z, pose.pose.orientation.x = 0.45, 0.2, 1.0
     period = 0.1  # the bundle's 10 Hz
@@ -134,11 +135,22 @@ def bench_e2e(bundle: Path, frames: int, domain_id: int, rng: np.random.Generato
                 lost += 1
             time.sleep(max(0.0, period - (time.perf_counter() - t)))
     finally:
+        # The policy process first, escalating, so it cannot outlive the benchmark holding its
+        # output pipes; then the camera node in the order of twist_deploy's graph: stop the
+        # executor, let its thread leave the wait set, remove the node, destroy it. Destroying a
+        # node whose subscription a spinning executor still waits on can block for good.
+        policy.terminate()
+        try:
+            policy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            print("[bench] the policy node did not stop within 10 s of SIGTERM: killed", file=sys.stderr)
+            policy.kill()
+            policy.wait()
         executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=2.0)
+        executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)
-        policy.terminate()
-        policy.wait(timeout=10)
     return {**percentiles(latencies), "frames": frames, "no_command_within_500ms": lost}
 
 
@@ -151,7 +163,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--domain-id", type=int, default=78)  # outside every test range
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the step timing")
+    parser.add_argument("--watchdog-s", type=float, default=0.0,
+                        help="if > 0: after this many seconds, print every thread's stack and exit 1 "
+                             "(a hang becomes a failure that shows where it hung)")  # fmt: skip
     args = parser.parse_args()
+    if args.watchdog_s > 0:
+        faulthandler.dump_traceback_later(args.watchdog_s, exit=True)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     bundle = args.bundle or export_untrained(Path(tempfile.mkdtemp()) / "bundle", args.task, args.preset)
