@@ -3,7 +3,7 @@
 #
 #   bash scripts/reproduce.sh                       # cpu preset, seed 0 (many hours on 2 cores)
 #   PRESET=paper SEEDS="0 1 2" bash scripts/reproduce.sh   # the paper's sizes, on a GPU
-#   SHIP=1 bash scripts/reproduce.sh                # also copy the seed-0 block bundles to bundles/
+#   SHIP=1 bash scripts/reproduce.sh                # also ship the seed-0 block students (scripts/ship_bundle.sh)
 #
 # Per task and seed: the teacher (Oracle) with its matching dataset, more rollouts of the
 # trained teacher (BLOCK_ROLLOUTS=700 / DMC_ROLLOUTS=100 episodes, 0 for none), the TWIST
@@ -104,18 +104,11 @@ twist-report --results "$OUT/results"
 
 if [ "${SHIP:-0}" = 1 ]; then
   for task in $BLOCK_TASKS; do
-    dest="bundles/$task"
-    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/training"
-    student="$OUT/twist_${task}_s0" bundle="$OUT/bundle_twist_${task}_s0"
+    student="$OUT/twist_${task}_s0"
     if [ "${DAGGER_ROUNDS:-2}" -gt 0 ]; then  # the shipped students are the last DAgger round's
-      student="$OUT/twist_dagger_${task}_s0_r${DAGGER_ROUNDS:-2}" bundle="$OUT/bundle_twist_dagger_${task}_s0_r${DAGGER_ROUNDS:-2}"
+      student="$OUT/twist_dagger_${task}_s0_r${DAGGER_ROUNDS:-2}"
     fi
-    cp -r "$bundle/." "$dest.tmp/"
-    cp "$OUT/teacher_${task}_s0/run.yaml" "$dest.tmp/training/teacher_run.yaml"
-    cp "$OUT/teacher_${task}_s0/eval.jsonl" "$dest.tmp/training/teacher_eval.jsonl"
-    cp "$student/run.yaml" "$dest.tmp/training/student_run.yaml"
-    twist-eval --bundle "$dest.tmp" --split heldout --episodes "$EPISODES" --json "$dest.tmp/training/heldout_eval.json"
-    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    EPISODES=$EPISODES bash scripts/ship_bundle.sh "$OUT/teacher_${task}_s0" "$student"
   done
 fi
 echo "[reproduce] report: $OUT/results/report"
