@@ -50,8 +50,10 @@ def test_one_command_per_frame_and_period_then_complete(ctl):
     ctl.start()
     ctl.on_image(frame(), t, t)
     assert ctl.tick(t) is not None
+    ctl.on_pose(EE, Q, t + 0.05)
     ctl.on_image(frame(), t + 0.05, t + 0.05)
     assert ctl.tick(t + 0.05) is None
+    ctl.on_pose(EE, Q, t + 0.1)
     ctl.on_image(frame(), t + 0.1, t + 0.1)
     assert ctl.tick(t + 0.1) is not None
     assert ctl.counters.dropped == 1
@@ -75,6 +77,7 @@ def test_nonfinite_output_latches_error(ctl):
     with torch.no_grad():
         for p in ctl.policy.actor.parameters():
             p.fill_(float("nan"))
+    ctl.on_pose(EE, Q, 0.1)
     ctl.on_image(frame(), 0.1, 0.1)
     assert ctl.tick(0.1) is None and ctl.mode is Mode.ERROR and "non-finite" in ctl.reason
     assert not ctl.start()[0]
@@ -88,6 +91,8 @@ def test_nonfinite_output_latches_error(ctl):
         ({"control_hz": 0.0}, "control_hz"),
         ({"episode_steps": 0}, "episode_steps"),
         ({"stale_timeout_s": -1.0}, "stale_timeout_s"),
+        ({"pose_sync_s": -0.01}, "pose_sync_s"),
+        ({"pose_sync_s": 0.1}, "pose_sync_s"),  # a whole period at 10 Hz
     ],
 )
 def test_config_validation(kwargs, field):
@@ -145,5 +150,44 @@ def test_inputs_that_go_stale_during_the_model_step_hold(bundle, monkeypatch):
     c.on_image(frame(), 0.0, 0.0)
     assert c.tick(0.0) is not None  # the pose is 0.4 s old when the command is made: fine
     c.on_image(frame(), 0.2, 0.2)
-    assert c.tick(0.2) is None and c.stale  # 0.2 + 0.4: the pose is 0.6 s old by then
+    assert c.tick(0.2) is None and not c.stale  # waits for a pose measured with the frame
+    assert c.tick(0.26) is None and c.stale  # none came: 0.26 + 0.4, the pose is 0.66 s old by then
     assert c.counters.commands == 1
+
+
+def test_a_command_is_relative_to_the_pose_measured_with_its_frame(ctl):
+    """The sim twin publishes a step's frame, then its pose: the frame's tick waits for that pose
+    (its delta would otherwise be added to where the arm was a step earlier), for at most
+    pose_sync_s after the frame arrived, then goes ahead on the pose there is and counts it."""
+    before, after = EE, EE + np.array([0.015, 0.0, 0.0])  # the arm moved 1.5 cm in the last step
+    ctl.on_pose(before, Q, 0.0)
+    ctl.start()
+    ctl.on_image(frame(), 0.1, 0.1)
+    assert ctl.frame_pending() and ctl.waiting_for_pose(0.1) and ctl.tick(0.1) is None
+    ctl.on_pose(after, Q, 0.101, stamp=0.1)  # the step's pose: the node ticks again on it
+    assert not ctl.waiting_for_pose(0.101)
+    command = ctl.tick(0.101)
+    assert command is not None and np.all(np.abs(command.target - after) <= 0.02 + 1e-9)
+    assert ctl.counters.unsynced_pose == 0 and not ctl.frame_pending()
+    # No newer pose: the tick waits until pose_sync_s after the frame's arrival, then uses the
+    # newest pose and counts the command as unsynced.
+    ctl.on_image(frame(), 0.2, 0.2)
+    assert ctl.tick(0.2) is None and ctl.tick(0.249) is None
+    command = ctl.tick(0.251)
+    assert command is not None and np.all(np.abs(command.target - after) <= 0.02 + 1e-9)
+    assert ctl.counters.unsynced_pose == 1 and ctl.diagnostics()[2]["unsynced_pose_commands"] == "1"
+    # A pose a little older than its frame (a robot streaming poses faster than 1 / pose_sync_s)
+    # never waits.
+    ctl.on_pose(after, Q, 0.29, stamp=0.29)
+    ctl.on_image(frame(), 0.3, 0.3)
+    assert not ctl.waiting_for_pose(0.3) and ctl.tick(0.3) is not None
+    assert ctl.counters.unsynced_pose == 1
+
+
+def test_pose_sync_zero_never_waits(bundle):
+    c = PolicyController(StudentPolicy.load(bundle), ControlConfig(pose_sync_s=0.0))
+    c.on_pose(EE, Q, 0.0)
+    c.start()
+    c.on_image(frame(), 0.1, 0.1)
+    assert not c.waiting_for_pose(0.1) and c.tick(0.1) is not None
+    assert c.counters.unsynced_pose == 1

@@ -17,6 +17,14 @@ least MIN_PERIOD_FRACTION of a control period separates its frame's acquisition 
 the previous command's frame (camera stamps are regular where arrival times jitter): at most one
 command per control period, always from the newest frame. `watchdog`, on a control-rate timer,
 notices a silent camera or robot.
+
+A command is a target pose: the measured pose plus the policy's delta. The delta belongs to the
+frame, so the pose must be the one measured with it, not one a control step older: where the robot
+measured the pose after the frame (the sim twin publishes both per step, the frame first), the
+tick waits for it. A frame's tick goes ahead once a pose stamped no more than `pose_sync_s` before
+the frame has arrived (the node ticks again on each pose), or when `pose_sync_s` has passed since
+the frame's arrival, on the pose there is; such commands are counted (`unsynced_pose`). A pose
+stream faster than 1 / pose_sync_s never waits.
 """
 
 from __future__ import annotations
@@ -50,11 +58,14 @@ class Mode(StrEnum):
 @dataclass(frozen=True)
 class ControlConfig:
     """control_hz: command rate. episode_steps: commands per trial (the task's 150).
-    stale_timeout_s: image/pose age that triggers a hold. safety: the invariants' limits."""
+    stale_timeout_s: image/pose age that triggers a hold. pose_sync_s: how much older than its
+    frame a command's pose may be, and how long a tick waits for a newer one (module docstring).
+    safety: the invariants' limits."""
 
     control_hz: float = 10.0
     episode_steps: int = 150
     stale_timeout_s: float = 0.5
+    pose_sync_s: float = 0.05
     safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     def __post_init__(self) -> None:
@@ -64,6 +75,11 @@ class ControlConfig:
             raise ValueError(f"ControlConfig.episode_steps must be positive, got {self.episode_steps}")
         if not self.stale_timeout_s > 0:
             raise ValueError(f"ControlConfig.stale_timeout_s must be positive, got {self.stale_timeout_s}")
+        if not 0 <= self.pose_sync_s < 1.0 / self.control_hz:
+            raise ValueError(
+                f"ControlConfig.pose_sync_s must be in [0, one control period {1.0 / self.control_hz} s), "
+                f"got {self.pose_sync_s}"
+            )
 
 
 @dataclass
@@ -84,6 +100,7 @@ class Counters:
     stale_ticks: int = 0
     last_stale: str = ""  # the input ages at the last stale tick
     commands: int = 0
+    unsynced_pose: int = 0  # commands made on a pose older than pose_sync_s before their frame
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
 
 
@@ -173,6 +190,18 @@ class PolicyController:
             )
         return self.stale
 
+    def frame_pending(self) -> bool:
+        """A frame has arrived that no command has used yet."""
+        return self.frame is not None and not self._frame_used
+
+    def waiting_for_pose(self, now: float) -> bool:
+        """True while the unused frame's tick waits for the pose measured with it: the newest pose is
+        more than pose_sync_s older than the frame, and the frame arrived less than pose_sync_s ago."""
+        if not self.frame_pending():
+            return False
+        behind = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
+        return behind and now - self.frame.received < self.cfg.pose_sync_s
+
     def tick(self, now: float) -> SafeCommand | None:
         """Control tick on a new frame at time `now` (node clock, seconds): the command to send."""
         if self.mode is not Mode.RUNNING or self.watchdog(now):
@@ -182,6 +211,9 @@ class PolicyController:
             or self.frame.stamp - self.last_command_stamp < MIN_PERIOD_FRACTION / self.cfg.control_hz
         ):
             return None  # never step the model twice on one frame, nor faster than the control rate
+        if self.waiting_for_pose(now):
+            return None  # the pose measured with this frame is on its way: on_pose ticks again
+        unsynced = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
         self._frame_used = True
         started = time.perf_counter()
         action = np.asarray(self.policy.step(self.frame.rgb))
@@ -200,6 +232,7 @@ class PolicyController:
         self.last_command_stamp = self.frame.stamp
         self.decided_at = decided
         self.counters.commands += 1
+        self.counters.unsynced_pose += unsynced
         self.counters.latencies_ms.append(1e3 * (decided - self.frame.stamp))
         if self.steps >= self.cfg.episode_steps:
             self.hold("trial complete")
@@ -222,6 +255,7 @@ class PolicyController:
             "stale_ticks": str(c.stale_ticks),
             "last_stale": c.last_stale,
             "commands": str(c.commands),
+            "unsynced_pose_commands": str(c.unsynced_pose),
             "latency_ms_p50": f"{np.percentile(lat, 50):.2f}" if lat.size else "",
             "latency_ms_max": f"{lat.max():.2f}" if lat.size else "",
         }

@@ -40,6 +40,7 @@ DEFAULTS = {
     "base_frame": "base",
     "control_hz": 0.0,  # 0: the bundle's control rate
     "stale_timeout_s": 0.5,
+    "pose_sync_s": 0.05,  # a command's pose: at most this much older than its frame (twist_deploy.control)
     "workspace_low": list(WorkspaceBox().low),
     "workspace_high": list(WorkspaceBox().high),
 }
@@ -66,7 +67,12 @@ class PolicyNode(Node):
         safety = SafetyConfig(box=box, action_scale_m=spec.action_scale_m)
         self.ctl = PolicyController(
             self.policy,
-            ControlConfig(control_hz=self.hz, stale_timeout_s=p["stale_timeout_s"], safety=safety),
+            ControlConfig(
+                control_hz=self.hz,
+                stale_timeout_s=p["stale_timeout_s"],
+                pose_sync_s=p["pose_sync_s"],
+                safety=safety,
+            ),
         )
         self.goal = None
         self.cmd_pub = self.create_publisher(adapters.MESSAGE_TYPES[self.interface], p["command_topic"], 10)
@@ -83,6 +89,14 @@ class PolicyNode(Node):
         self.create_service(Trigger, "~/hold", lambda _, r: self.answer(r, *self.hold("operator hold")))
         self.create_service(Trigger, "~/reset", lambda _, r: self.answer(r, *self.reset()))
         self.create_timer(1.0 / self.hz, self.watchdog)
+        # One-shot, armed while a frame waits for its pose: the tick goes ahead when the wait ends.
+        self.pose_wait = (
+            self.create_timer(self.ctl.cfg.pose_sync_s, self.end_pose_wait)
+            if self.ctl.cfg.pose_sync_s
+            else None
+        )
+        if self.pose_wait is not None:
+            self.pose_wait.cancel()
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(
             f"loaded {spec.task} bundle from {p['bundle']}; {self.interface} commands on {p['command_topic']} at {self.hz} Hz"
@@ -122,6 +136,12 @@ class PolicyNode(Node):
             self.now(),
             stamp_to_sec(msg.header.stamp),
         )
+        if self.ctl.frame_pending():  # a frame may be waiting for this pose
+            self.tick()
+
+    def end_pose_wait(self) -> None:
+        self.pose_wait.cancel()
+        self.tick()
 
     def on_goal(self, msg: PointStamped) -> None:
         self.goal = (msg.point.x, msg.point.y, msg.point.z)
@@ -129,6 +149,8 @@ class PolicyNode(Node):
     def tick(self) -> None:
         mode = self.ctl.mode
         command = self.ctl.tick(self.now())
+        if command is None and self.pose_wait is not None and self.ctl.waiting_for_pose(self.now()):
+            self.pose_wait.reset()
         if command is not None:
             stamp = Time(
                 nanoseconds=round(self.ctl.decided_at * 1e9), clock_type=self.get_clock().clock_type
