@@ -163,12 +163,12 @@ def test_a_command_is_relative_to_the_pose_measured_with_its_frame(ctl):
     ctl.on_pose(before, Q, 0.0)
     ctl.start()
     ctl.on_image(frame(), 0.1, 0.1)
-    assert ctl.frame_pending() and ctl.waiting_for_pose(0.1) and ctl.tick(0.1) is None
+    assert ctl.waiting_for_pose(0.1) and ctl.tick(0.1) is None and ctl.awaiting_pose
     ctl.on_pose(after, Q, 0.101, stamp=0.1)  # the step's pose: the node ticks again on it
     assert not ctl.waiting_for_pose(0.101)
     command = ctl.tick(0.101)
     assert command is not None and np.all(np.abs(command.target - after) <= 0.02 + 1e-9)
-    assert ctl.counters.unsynced_pose == 0 and not ctl.frame_pending()
+    assert ctl.counters.unsynced_pose == 0 and not ctl.awaiting_pose and not ctl.waiting_for_pose(0.101)
     # No newer pose: the tick waits until pose_sync_s after the frame's arrival, then uses the
     # newest pose and counts the command as unsynced.
     ctl.on_image(frame(), 0.2, 0.2)

@@ -114,6 +114,8 @@ class PolicyController:
         self.stale = False
         self.counters = Counters()
         self.frame: Frame | None = None
+        # The frame's tick was put off for its pose: tick again when a pose comes or the wait ends.
+        self.awaiting_pose = False
         self._frame_used = True
         self.position: np.ndarray | None = None
         self.orientation: np.ndarray | None = None  # xyzw of the measured pose
@@ -130,6 +132,7 @@ class PolicyController:
         if not self._frame_used and self.frame.during_trial:
             self.counters.dropped += 1
         self.frame, self._frame_used = Frame(rgb, received, stamp, self.mode is Mode.RUNNING), False
+        self.awaiting_pose = False
 
     def on_malformed(self, reason: str, detail: str) -> None:
         self.counters.malformed += 1
@@ -190,20 +193,17 @@ class PolicyController:
             )
         return self.stale
 
-    def frame_pending(self) -> bool:
-        """A frame has arrived that no command has used yet."""
-        return self.frame is not None and not self._frame_used
-
     def waiting_for_pose(self, now: float) -> bool:
         """True while the unused frame's tick waits for the pose measured with it: the newest pose is
         more than pose_sync_s older than the frame, and the frame arrived less than pose_sync_s ago."""
-        if not self.frame_pending():
+        if self.frame is None or self._frame_used:
             return False
         behind = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
         return behind and now - self.frame.received < self.cfg.pose_sync_s
 
     def tick(self, now: float) -> SafeCommand | None:
         """Control tick on a new frame at time `now` (node clock, seconds): the command to send."""
+        self.awaiting_pose = False
         if self.mode is not Mode.RUNNING or self.watchdog(now):
             return None
         if (
@@ -211,8 +211,9 @@ class PolicyController:
             or self.frame.stamp - self.last_command_stamp < MIN_PERIOD_FRACTION / self.cfg.control_hz
         ):
             return None  # never step the model twice on one frame, nor faster than the control rate
-        if self.waiting_for_pose(now):
-            return None  # the pose measured with this frame is on its way: on_pose ticks again
+        self.awaiting_pose = self.waiting_for_pose(now)
+        if self.awaiting_pose:
+            return None  # the pose measured with this frame is on its way: the node ticks again on it
         unsynced = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
         self._frame_used = True
         started = time.perf_counter()

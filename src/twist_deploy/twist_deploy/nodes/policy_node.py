@@ -136,7 +136,7 @@ class PolicyNode(Node):
             self.now(),
             stamp_to_sec(msg.header.stamp),
         )
-        if self.ctl.frame_pending():  # a frame may be waiting for this pose
+        if self.ctl.awaiting_pose:  # the frame's tick was put off for this pose
             self.tick()
 
     def end_pose_wait(self) -> None:
@@ -149,7 +149,7 @@ class PolicyNode(Node):
     def tick(self) -> None:
         mode = self.ctl.mode
         command = self.ctl.tick(self.now())
-        if command is None and self.pose_wait is not None and self.ctl.waiting_for_pose(self.now()):
+        if command is None and self.pose_wait is not None and self.ctl.awaiting_pose:
             self.pose_wait.reset()
         if command is not None:
             stamp = Time(
