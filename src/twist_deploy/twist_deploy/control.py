@@ -22,7 +22,7 @@ A command is a target pose: the measured pose plus the policy's delta. The delta
 frame, so the pose must be the one measured with it, not one a control step older: where the robot
 measured the pose after the frame (the sim twin publishes both per step, the frame first), the
 tick waits for it. A frame's tick goes ahead once a pose stamped no more than `pose_sync_s` before
-the frame has arrived (the node ticks again on each pose), or when `pose_sync_s` has passed since
+the frame has arrived (the node ticks again on each pose while it waits), or when `pose_sync_s` has passed since
 the frame's arrival, on the pose there is; such commands are counted (`unsynced_pose`). A pose
 stream faster than 1 / pose_sync_s never waits.
 """
