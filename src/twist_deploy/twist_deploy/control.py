@@ -22,9 +22,9 @@ A command is a target pose: the measured pose plus the policy's delta. The delta
 frame, so the pose must be the one measured with it, not one a control step older: where the robot
 measured the pose after the frame (the sim twin publishes both per step, the frame first), the
 tick waits for it. A frame's tick goes ahead once a pose stamped no more than `pose_sync_s` before
-the frame has arrived (the node ticks again on each pose while it waits), or when `pose_sync_s` has passed since
-the frame's arrival, on the pose there is; such commands are counted (`unsynced_pose`). A pose
-stream faster than 1 / pose_sync_s never waits.
+the frame has arrived (the node ticks again on each pose while it waits), or when `pose_sync_s` has
+passed since the frame's arrival, on the pose there is; such commands are counted
+(`unsynced_pose`). A pose stream faster than 1 / pose_sync_s never waits.
 """
 
 from __future__ import annotations
@@ -193,13 +193,16 @@ class PolicyController:
             )
         return self.stale
 
+    def _pose_behind_frame(self) -> bool:
+        """The newest pose was measured more than pose_sync_s before the current frame."""
+        return self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
+
     def waiting_for_pose(self, now: float) -> bool:
         """True while the unused frame's tick waits for the pose measured with it: the newest pose is
         more than pose_sync_s older than the frame, and the frame arrived less than pose_sync_s ago."""
         if self.frame is None or self._frame_used:
             return False
-        behind = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
-        return behind and now - self.frame.received < self.cfg.pose_sync_s
+        return self._pose_behind_frame() and now - self.frame.received < self.cfg.pose_sync_s
 
     def tick(self, now: float) -> SafeCommand | None:
         """Control tick on a new frame at time `now` (node clock, seconds): the command to send."""
@@ -214,7 +217,7 @@ class PolicyController:
         self.awaiting_pose = self.waiting_for_pose(now)
         if self.awaiting_pose:
             return None  # the pose measured with this frame is on its way: the node ticks again on it
-        unsynced = self.frame.stamp - self.pose_stamp > self.cfg.pose_sync_s
+        unsynced = self._pose_behind_frame()  # the wait ended without the frame's pose
         self._frame_used = True
         started = time.perf_counter()
         action = np.asarray(self.policy.step(self.frame.rgb))

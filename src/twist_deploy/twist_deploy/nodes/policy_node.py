@@ -90,12 +90,10 @@ class PolicyNode(Node):
         self.create_service(Trigger, "~/reset", lambda _, r: self.answer(r, *self.reset()))
         self.create_timer(1.0 / self.hz, self.watchdog)
         # One-shot, armed while a frame waits for its pose: the tick goes ahead when the wait ends.
-        self.pose_wait = (
-            self.create_timer(self.ctl.cfg.pose_sync_s, self.end_pose_wait)
-            if self.ctl.cfg.pose_sync_s
-            else None
-        )
-        if self.pose_wait is not None:
+        # With pose_sync_s 0 no tick ever waits, and there is no timer.
+        self.pose_wait = None
+        if self.ctl.cfg.pose_sync_s > 0:
+            self.pose_wait = self.create_timer(self.ctl.cfg.pose_sync_s, self.end_pose_wait)
             self.pose_wait.cancel()
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(
@@ -149,7 +147,7 @@ class PolicyNode(Node):
     def tick(self) -> None:
         mode = self.ctl.mode
         command = self.ctl.tick(self.now())
-        if command is None and self.pose_wait is not None and self.ctl.awaiting_pose:
+        if self.ctl.awaiting_pose:  # put off for its pose (never with pose_sync_s 0)
             self.pose_wait.reset()
         if command is not None:
             stamp = Time(
