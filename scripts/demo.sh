@@ -21,6 +21,12 @@ OUT=${OUT:-runs/demo}
 BUNDLE=${BUNDLE:-bundles/$TASK}
 mkdir -p "$OUT"
 
+if [ ! -f "$BUNDLE/bundle.yaml" ] && [ -f "$BUNDLE.old/bundle.yaml" ]; then
+  # scripts/ship_bundle.sh stopped between moving the shipped bundle aside and the new one in.
+  echo "[demo] $BUNDLE is missing and $BUNDLE.old holds the bundle shipped before it:" \
+    "run 'mv $BUNDLE.old $BUNDLE' (or scripts/ship_bundle.sh again, which restores it first)" >&2
+  exit 2
+fi
 if [ ! -f "$BUNDLE/bundle.yaml" ]; then
   echo "[demo] no trained bundle at $BUNDLE: running the debug TWIST pipeline to make one (untrained)"
   twist-train-teacher --task "$TASK" --preset debug --out "$OUT/teacher"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ship a student as the task's policy bundle (bundles/<task>, what the main job runs): export it,
 # keep its training provenance beside it and evaluate it on the held-out split, then put it in place
-# of the shipped one in one move, so a failure on the way leaves the shipped bundle as it was.
+# of the shipped one, so a failure on the way leaves the shipped bundle as it was (a call stopped
+# in the swap itself is mended by the next call, and scripts/demo.sh says how to mend it by hand).
 #
 #   bash scripts/ship_bundle.sh TEACHER STUDENT
 #   bash scripts/ship_bundle.sh checkpoints/teacher_block_push_seed2 checkpoints/students/student_block_push_seed2
@@ -24,12 +25,23 @@ EPISODES=${EPISODES:-20}
 EVAL_SEEDS=${EVAL_SEEDS:-"1000000 2000000 3000000"}
 BUNDLES=${BUNDLES:-bundles}
 source scripts/env.sh
-for f in "$TEACHER/run.yaml" "$TEACHER/checkpoint.pt" "$TEACHER/eval.jsonl" "$STUDENT/run.yaml" "$STUDENT/checkpoint.pt"; do
-  [ -f "$f" ] || { echo "[ship] missing $f" >&2; exit 2; }
-done
+[ -f "$TEACHER/run.yaml" ] || { echo "[ship] missing $TEACHER/run.yaml" >&2; exit 2; }
 task=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['task'])" "$TEACHER/run.yaml")
 dest=$BUNDLES/$task
 tmp=$dest.tmp
+# The swap below is two moves. A call stopped between them leaves the shipped bundle at $dest.old
+# and no $dest: put it back first. With both there, the new one had landed: drop the old.
+if [ -d "$dest.old" ]; then
+  if [ -d "$dest" ]; then
+    rm -rf "$dest.old"
+  else
+    echo "[ship] $dest is missing and $dest.old holds the bundle shipped before: restoring it"
+    mv "$dest.old" "$dest"
+  fi
+fi
+for f in "$TEACHER/checkpoint.pt" "$TEACHER/eval.jsonl" "$STUDENT/run.yaml" "$STUDENT/checkpoint.pt"; do
+  [ -f "$f" ] || { echo "[ship] missing $f" >&2; exit 2; }
+done
 rm -rf "$tmp"
 echo "[ship] exporting $STUDENT (teacher $TEACHER) for $task"
 twist-export --teacher "$TEACHER" --student "$STUDENT" --out "$tmp"
@@ -47,7 +59,6 @@ for seed in $EVAL_SEEDS; do
   twist-eval --teacher "$TEACHER" --split heldout --episodes "$EPISODES" --seed "$seed" \
     --json "$tmp/training/teacher_heldout_eval$suffix.json"
 done
-rm -rf "$dest.old"
 [ ! -d "$dest" ] || mv "$dest" "$dest.old"
 mv "$tmp" "$dest"
 rm -rf "$dest.old"

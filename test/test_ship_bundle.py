@@ -57,3 +57,38 @@ def test_ship_bundle_exports_evaluates_and_keeps_the_provenance(tmp_path):
     done = _ship(tmp_path, teacher, tmp_path / "no_student")
     assert done.returncode == 2 and "no_student/run.yaml" in done.stderr
     assert {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()} == shipped
+
+
+def test_a_call_stopped_between_the_two_moves_is_mended(tmp_path):
+    """ship_bundle.sh moves the shipped bundle aside, then the new one in. Stopped between the two,
+    bundles/<task> is gone and bundles/<task>.old holds the shipped one: the next call puts it back
+    (even one refused for a missing student), and the main job refuses to stand an untrained
+    pipeline in for it, naming the fix."""
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / "run.yaml").write_text("task: block_push\n")
+    bundles = tmp_path / "bundles"
+    old = bundles / "block_push.old"
+    old.mkdir(parents=True)
+    (old / "bundle.yaml").write_text("shipped: before\n")
+
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    demo = subprocess.run(["bash", "scripts/demo.sh"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**env, "BUNDLE": str(bundles / "block_push"), "OUT": str(tmp_path / "demo")})  # fmt: skip
+    assert demo.returncode == 2, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert f"mv {old} {bundles / 'block_push'}" in demo.stderr
+    assert not (tmp_path / "demo" / "teacher").exists()  # no debug pipeline in its place
+
+    done = _ship(tmp_path, teacher, tmp_path / "no_student")  # refused: no checkpoints at all
+    assert done.returncode == 2 and "[ship] missing" in done.stderr
+    assert "restoring it" in done.stdout
+    assert (bundles / "block_push" / "bundle.yaml").read_text() == "shipped: before\n"
+    assert not old.exists()
+
+    # Stopped after the second move: the new bundle is in place, the old one is only dropped.
+    old.mkdir()
+    (old / "bundle.yaml").write_text("shipped: before that\n")
+    done = _ship(tmp_path, teacher, tmp_path / "no_student")
+    assert done.returncode == 2 and "restoring" not in done.stdout
+    assert (bundles / "block_push" / "bundle.yaml").read_text() == "shipped: before\n"
+    assert not old.exists()
