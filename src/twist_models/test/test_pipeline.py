@@ -148,6 +148,43 @@ def test_distillation_init_from_starts_at_another_students_weights(teacher_run, 
         distil(teacher_run, load_preset("debug"), tmp_path / "third", progress=False, init_from=tmp_path)
 
 
+def test_distillation_init_from_a_bundle_starts_at_its_students_weights(teacher_run, tmp_path):
+    """--init-from a policy bundle (a shipped student keeps no student checkpoint): its student's
+    weights, and the lineage its provenance records; a bundle of another task is refused."""
+    first = tmp_path / "first"
+    distil(teacher_run, load_preset("debug", {"distill": {"steps": 2}}), first, progress=False)
+    bundle = export(teacher_run, first, tmp_path / "bundle")
+    tiny_lr = load_preset("debug", {"distill": {"steps": 1, "checkpoint_every": 1, "lr": 1e-12}})
+    second = tmp_path / "second"
+    distil(teacher_run, tiny_lr, second, progress=False, init_from=bundle)
+    weights = torch.load(first / "checkpoint.pt", weights_only=False)["distiller"]["student"]
+    ckpt = torch.load(second / "checkpoint.pt", weights_only=False)
+    assert ckpt["updates"] == 1
+    for key, value in weights.items():
+        assert torch.allclose(ckpt["distiller"]["student"][key], value, atol=1e-9), key
+    meta = yaml.safe_load((second / "run.yaml").read_text())
+    assert meta["init_from"] == str(bundle.resolve())
+    lineage = [{"run": str(first.resolve()), "bundle": str(bundle.resolve()), "updates": 2, "wall_s": None}]
+    assert meta["init_lineage"] == lineage
+    # scripts/ship_bundle.sh keeps the student's run.yaml in training/: its wall-clock joins in.
+    (bundle / "training").mkdir()
+    shutil.copy(first / "run.yaml", bundle / "training" / "student_run.yaml")
+    third = tmp_path / "third"
+    distil(teacher_run, tiny_lr, third, progress=False, init_from=bundle)
+    wall = yaml.safe_load((first / "run.yaml").read_text())["wall_s"]
+    assert student_lineage(third) == [{**lineage[0], "wall_s": round(wall, 1)}]
+    shutil.rmtree(first)  # the lineage stays recorded
+    assert student_lineage(third)[0]["updates"] == 2
+    spec = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump({**spec, "task": "block_lift"}, sort_keys=False))
+    with pytest.raises(ValueError, match="a block_lift bundle, this teacher's task is block_push"):
+        distil(teacher_run, tiny_lr, tmp_path / "fourth", progress=False, init_from=bundle)
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    (bundle / "student.safetensors").write_bytes(b"not tensors")
+    with pytest.raises(ValueError, match="student.safetensors: sha256 does not match"):
+        distil(teacher_run, tiny_lr, tmp_path / "fourth", progress=False, init_from=bundle)
+
+
 def test_end_to_end_debug_pipeline(teacher_run, tmp_path):
     run = teacher_run
     from twist_sim.dataset import EpisodeDataset

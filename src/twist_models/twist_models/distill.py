@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from .checkpoint import (
@@ -44,6 +45,42 @@ from .student import Distiller, Student, position_slices
 BATCH_KEYS = ("state", "image", "action", "is_first")
 
 
+def _init_source(source: Path, task: str) -> tuple[dict, list[dict]]:
+    """The student weights `--init-from` starts from, and the lineage they bring: a student run
+    (its checkpoint.pt) or a policy bundle (twist-export; a shipped bundle keeps no student
+    checkpoint, only its weights and, in its provenance, the run and the lineage they came from)."""
+    if (source / "bundle.yaml").is_file():
+        from .bundle import BundleError, read_bundle
+
+        try:
+            spec, tensors = read_bundle(source)
+        except BundleError as exc:
+            raise ValueError(f"--init-from {source}: {exc}") from exc
+        if spec.task != task:
+            raise ValueError(f"--init-from {source}: a {spec.task} bundle, this teacher's task is {task}")
+        prov = spec.provenance
+        run_yaml = source / "training" / "student_run.yaml"  # scripts/ship_bundle.sh keeps a copy
+        wall = (yaml.safe_load(run_yaml.read_text()) or {}).get("wall_s") if run_yaml.is_file() else None
+        updates = prov.get("student_updates")
+        lineage = [{"run": str(prov.get("student_run") or source), "bundle": str(source),
+                    "updates": None if updates is None else int(updates),
+                    "wall_s": None if wall is None else round(float(wall), 1)},
+                   *(prov.get("student_init_lineage") or [])]  # fmt: skip
+        return tensors["student.safetensors"], lineage
+    checkpoint = source / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise ValueError(
+            f"--init-from {source}: no student checkpoint there ({checkpoint}) and no bundle.yaml"
+        )
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    # The source's updates and wall-clock as of its checkpoint (its run.yaml may move on later).
+    wall = state.get("wall_s")  # checkpoints before wall-clock was kept: unknown
+    lineage = [{"run": str(source), "updates": int(state["updates"]),
+                "wall_s": None if wall is None else round(float(wall), 1)},
+               *student_lineage(source)]  # fmt: skip
+    return state["distiller"]["student"], lineage
+
+
 def distil(
     teacher_dir: Path,
     preset: Preset,
@@ -60,7 +97,8 @@ def distil(
     adds the rest (the optimiser, RNG and update count go on).
 
     init_from: another student run whose weights start this one (not its optimiser, RNG or update
-    count), e.g. the student of an earlier snapshot of the same teacher run. Ignored on resume.
+    count), e.g. the student of an earlier snapshot of the same teacher run, or a policy bundle
+    (a shipped student: its weights, with the lineage its provenance records). Ignored on resume.
 
     max_minutes: a time budget for this call: once it is spent, the update in hand is checkpointed
     and the call returns (before `cfg.steps`); the same call again continues. SIGTERM or SIGINT
@@ -127,21 +165,13 @@ def distil(
             )
     elif init_from is not None:
         init_from = Path(init_from).resolve()
-        source = Path(init_from) / "checkpoint.pt"
-        if not source.is_file():
-            raise ValueError(f"--init-from {init_from}: no student checkpoint there ({source})")
-        source_state = torch.load(source, map_location=device, weights_only=False)
+        weights, init_lineage = _init_source(init_from, meta["task"])
         try:
-            student.load_state_dict(source_state["distiller"]["student"])
+            student.load_state_dict(weights)
         except RuntimeError as exc:
             raise ValueError(
                 f"--init-from {init_from}: that student has other sizes than this teacher's: {exc}"
             ) from exc
-        # The source's updates and wall-clock as of its checkpoint (its run.yaml may move on later).
-        source_wall = source_state.get("wall_s")  # checkpoints before wall-clock was kept: unknown
-        init_lineage = [{"run": str(init_from), "updates": int(source_state["updates"]),
-                         "wall_s": None if source_wall is None else round(float(source_wall), 1)},
-                        *student_lineage(init_from)]  # fmt: skip
     own = Path(teacher_dir) / "dataset"
     datasets = [EpisodeDataset(own)] if (own / "manifest.json").is_file() else []
     if not datasets and not data:
@@ -253,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--init-from",
         type=Path,
-        help="start from this student run's weights (e.g. an earlier teacher snapshot's)",
+        help="start from this student run's weights (e.g. an earlier teacher snapshot's) or a policy "
+        "bundle's (a shipped student, e.g. bundles/block_push for a DAgger round on it)",
     )
     parser.add_argument(
         "--data",
