@@ -49,6 +49,7 @@ SNAPSHOTS=${SNAPSHOTS:-checkpoints}
 work=${WORK:-runs/continue_students}
 bash scripts/setup.sh
 source scripts/env.sh
+source scripts/swap_dir.sh
 mkdir -p "$work"
 
 # The datasets each committed student trains on, in its order: "replay" (the teacher's D),
@@ -135,6 +136,7 @@ EOF
 
 pids=()
 for task in $TASKS; do
+  mend_swap "$SNAPSHOTS/students/student_$task" students  # a call stopped in its swap (below)
   if [ ! -d "$SNAPSHOTS/students/student_$task" ]; then  # a new student: its warm start must be there
     warm=$(warm_start_of "$task") || exit 2
     [ -d "$SNAPSHOTS/students/$warm" ] || { echo "[students] $task: no warm start $SNAPSHOTS/students/$warm" >&2; exit 2; }
@@ -174,11 +176,7 @@ for task in $TASKS; do
     twist-eval --bundle "$bundle" --split heldout --episodes "$EPISODES" --seed "$seed" \
       --compare-teacher "$work/teacher_$task" --json "$new/heldout_eval_$seed.json"
   done
-  # Replace the committed snapshot only once the new one is whole.
-  rm -rf "$snap.old"
-  if [ -d "$snap" ]; then mv "$snap" "$snap.old"; fi  # none yet for a new student
-  mv "$new" "$snap"
-  rm -rf "$snap.old"
+  swap_in "$new" "$snap"  # the committed snapshot replaced only once the new one is whole
   echo "[students] $snap: $updates updates, evaluations in heldout_eval_*.json"
 done
 echo "[students] snapshots updated: git add $SNAPSHOTS/students && git commit"

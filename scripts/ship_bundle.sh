@@ -29,16 +29,8 @@ source scripts/env.sh
 task=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['task'])" "$TEACHER/run.yaml")
 dest=$BUNDLES/$task
 tmp=$dest.tmp
-# The swap below is two moves. A call stopped between them leaves the shipped bundle at $dest.old
-# and no $dest: put it back first. With both there, the new one had landed: drop the old.
-if [ -d "$dest.old" ]; then
-  if [ -d "$dest" ]; then
-    rm -rf "$dest.old"
-  else
-    echo "[ship] $dest is missing and $dest.old holds the bundle shipped before: restoring it"
-    mv "$dest.old" "$dest"
-  fi
-fi
+source scripts/swap_dir.sh
+mend_swap "$dest" ship  # a call stopped in its swap left the shipped bundle at $dest.old
 for f in "$TEACHER/checkpoint.pt" "$TEACHER/eval.jsonl" "$STUDENT/run.yaml" "$STUDENT/checkpoint.pt"; do
   [ -f "$f" ] || { echo "[ship] missing $f" >&2; exit 2; }
 done
@@ -59,7 +51,5 @@ for seed in $EVAL_SEEDS; do
   twist-eval --teacher "$TEACHER" --split heldout --episodes "$EPISODES" --seed "$seed" \
     --json "$tmp/training/teacher_heldout_eval$suffix.json"
 done
-[ ! -d "$dest" ] || mv "$dest" "$dest.old"
-mv "$tmp" "$dest"
-rm -rf "$dest.old"
+swap_in "$tmp" "$dest"
 echo "[ship] $dest: $(du -sh "$dest" | cut -f1)"

@@ -172,3 +172,19 @@ def test_continue_students_refuses_a_new_student_without_a_warm_start(tmp_path):
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "no student of block_push and no warm start for it" in done.stderr
     assert not (snaps / "students").exists()
+
+
+def test_continue_students_mends_a_call_stopped_in_its_swap(tmp_path):
+    """A call stopped between moving the committed snapshot aside (student_<task>.old) and the new
+    one in: the next call puts the snapshot back before anything looks for it, so the student is
+    continued, not replaced by a new warm-started one (here it then stops: no teacher snapshot)."""
+    snaps = tmp_path / "snaps"
+    old = snaps / "students" / "student_block_push.old"
+    old.mkdir(parents=True)
+    (old / "run.yaml").write_text("updates: 7\n")
+    done = _run_continue_students(tmp_path, snaps)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "holds the one before: restoring it" in done.stdout
+    assert "no teacher snapshot" in done.stderr and "warm start" not in done.stderr
+    assert (snaps / "students" / "student_block_push" / "run.yaml").read_text() == "updates: 7\n"
+    assert not old.exists()
