@@ -112,3 +112,30 @@ def test_lift_bundle_has_gripper_action(tmp_path):
     spec, tensors = read_bundle(make_debug_bundle(tmp_path / "lift", task="block_lift"))
     assert spec.action_dim == 4 and set(tensors) == set(FILES)
     assert "grasped" in spec.state_layout
+
+
+def test_an_export_stopped_between_its_two_moves_is_mended(tmp_path, monkeypatch):
+    """write_bundle moves the old bundle to .<name>.old, then the new one in. Stopped between the
+    two, the next call puts the old one back first: if that call fails too, the old bundle is
+    where it was; if it succeeds, the new one replaces it and nothing is left beside it."""
+    import twist_models.bundle as bundle_module
+
+    out = make_debug_bundle(tmp_path / "bundle", task="block_push", seed=0)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    hidden = tmp_path / ".bundle.old"
+    out.rename(hidden)  # the state a stop between the two moves leaves
+
+    def failing_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bundle_module, "save_file", failing_save)
+        with pytest.raises(OSError, match="disk full"):
+            make_debug_bundle(out, task="block_push", seed=1)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and not hidden.exists()
+
+    out.rename(hidden)
+    make_debug_bundle(out, task="block_push", seed=1)
+    read_bundle(out)
+    assert (out / FILES[0]).read_bytes() != before[FILES[0]] and not hidden.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

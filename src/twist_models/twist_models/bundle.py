@@ -78,28 +78,38 @@ def file_sha256(path: Path) -> str:
 def write_bundle(out: Path, student: Student, actor: Actor, decoder: StateDecoder, *, task: str,
                  state_layout: dict, control_hz: float, action_scale_m: float, preprocess: PreprocessSpec,
                  model: ModelConfig, provenance: dict) -> Path:  # fmt: skip
-    """Write a bundle directory atomically (built beside `out`, then renamed into place)."""
+    """Write a bundle directory atomically (built beside `out`, then renamed into place).
+
+    The old bundle is moved aside to `.<name>.old` first; a call stopped between that and the
+    new one's move leaves no bundle at `out`: the next call puts the old one back before it starts,
+    so a failure of that call leaves the bundle as it was (and no temporary directory)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    old = out.with_name(f".{out.name}.old")
+    if old.is_dir() and not out.exists():
+        old.rename(out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    modules = dict(zip(FILES, (student, actor, decoder), strict=True))
-    hashes = {}
-    for name, module in modules.items():
-        tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-        save_file(tensors, str(tmp / name))
-        hashes[name] = {"sha256": file_sha256(tmp / name)}
-    state_dim = max(stop for _, stop in state_layout.values())
-    meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "task": task,
-        "image_size": model.image_size, "action_dim": actor.action_dim, "action_scale_m": float(action_scale_m),
-        "control_hz": float(control_hz), "state_dim": int(state_dim),
-        "state_layout": {k: [int(v[0]), int(v[1])] for k, v in state_layout.items()},
-        "preprocess": preprocess.to_dict(), "model": model.__dict__.copy(), "provenance": provenance,
-        "files": hashes,
-    }  # fmt: skip
-    (tmp / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    try:
+        modules = dict(zip(FILES, (student, actor, decoder), strict=True))
+        hashes = {}
+        for name, module in modules.items():
+            tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+            save_file(tensors, str(tmp / name))
+            hashes[name] = {"sha256": file_sha256(tmp / name)}
+        state_dim = max(stop for _, stop in state_layout.values())
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "task": task,
+            "image_size": model.image_size, "action_dim": actor.action_dim, "action_scale_m": float(action_scale_m),
+            "control_hz": float(control_hz), "state_dim": int(state_dim),
+            "state_layout": {k: [int(v[0]), int(v[1])] for k, v in state_layout.items()},
+            "preprocess": preprocess.to_dict(), "model": model.__dict__.copy(), "provenance": provenance,
+            "files": hashes,
+        }  # fmt: skip
+        (tmp / "bundle.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    except BaseException:  # a failed write leaves nothing half-made beside the bundle
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out.exists():
-        old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         out.rename(old)
         tmp.rename(out)
